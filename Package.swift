@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies are kept deliberately small: CI builds from a clean clone on 2 cores every run.
+// HTTP (server and client) is written on plain SwiftNIO, which can also adopt a socket passed by systemd.
+let package = Package(
+    name: "fleet-swift",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "fleetd", targets: ["fleetd"]),
+        .executable(name: "fleetctl", targets: ["fleetctl"]),
+        .library(name: "KV", targets: ["KV"]),
+        .library(name: "Fleet", targets: ["Fleet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "KV",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "KV",
+                "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "fleetd",
+            dependencies: [
+                "Fleet", "KV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "fleetctl",
+            dependencies: [
+                "Fleet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "KVTests", dependencies: ["KV"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "KV"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Fleet", "KV"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,6 @@
+import Testing
+@testable import Fleet
+
+@Test func integrationTargetBuilds() {
+    #expect(!FleetModule.version.isEmpty)
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import KV
+
+@Test func versionIsSet() {
+    #expect(!KVModule.version.isEmpty)
+}
