@@ -58,6 +58,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "fleet-bench",
+            dependencies: [
+                "Fleet", "KV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "KVTests", dependencies: ["KV"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "KV"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Fleet", "KV"]),
