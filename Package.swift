@@ -63,6 +63,9 @@ let package = Package(
             name: "fleet-bench",
             dependencies: [
                 "Fleet", "KV",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
