@@ -39,6 +39,7 @@ let package = Package(
                 "KV",
                 "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -69,9 +70,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "KVTests", dependencies: ["KV"]),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "KV"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Fleet", "KV"]),
+        // Helpers shared by the test targets: child processes with a clean signal state.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "KVTests", dependencies: ["KV", "TestSupport"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "KV", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Fleet", "KV", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

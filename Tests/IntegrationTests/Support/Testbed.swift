@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import TestSupport
 
 /// One booted test machine: a systemd-nspawn container with real systemd as PID 1.
 struct TestMachine: Sendable, Hashable {
