@@ -40,7 +40,7 @@ public final class EtcdV2Client: StoreClient {
         if quorum { query.append(("quorum", "true")) }
         let (body, index) = try await request(.GET, key, query: query, missingIsNil: true)
         guard let body else { return (nil, index) }
-        return (try decode(StoreEvent.self, body).node, index)
+        return (try decode(StoreWatchEvent.self, body).node, index)
     }
 
     @discardableResult
@@ -49,7 +49,7 @@ public final class EtcdV2Client: StoreClient {
         if let ttl { form.append(("ttl", String(ttl))) }
         form += conditionParameters(condition)
         let (body, _) = try await request(.PUT, key, form: form)
-        return try decode(StoreEvent.self, body).node
+        return try decode(StoreWatchEvent.self, body).node
     }
 
     @discardableResult
@@ -57,7 +57,7 @@ public final class EtcdV2Client: StoreClient {
         var form: [(String, String)] = [("dir", "true"), ("prevExist", "false")]
         if let ttl { form.append(("ttl", String(ttl))) }
         let (body, _) = try await request(.PUT, key, form: form)
-        return try decode(StoreEvent.self, body).node
+        return try decode(StoreWatchEvent.self, body).node
     }
 
     @discardableResult
@@ -65,7 +65,7 @@ public final class EtcdV2Client: StoreClient {
         var form: [(String, String)] = [("ttl", String(ttl)), ("refresh", "true")]
         form += condition == .none ? [("prevExist", "true")] : conditionParameters(condition)
         let (body, _) = try await request(.PUT, key, form: form)
-        return try decode(StoreEvent.self, body).node
+        return try decode(StoreWatchEvent.self, body).node
     }
 
     @discardableResult
@@ -74,17 +74,17 @@ public final class EtcdV2Client: StoreClient {
         if recursive { query.append(("recursive", "true")) }
         query += conditionParameters(condition).filter { $0.0 != "prevExist" }
         let (body, _) = try await request(.DELETE, key, query: query)
-        return try decode(StoreEvent.self, body).prevNode
+        return try decode(StoreWatchEvent.self, body).prevNode
     }
 
-    public func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreEvent {
+    public func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent {
         var query: [(String, String)] = [("wait", "true"), ("waitIndex", String(index))]
         if recursive { query.append(("recursive", "true")) }
         while true {
             let (body, _) = try await request(.GET, key, query: query, timeout: 24 * 3600)
             // A watch the server closes early answers 200 with an empty body: ask again.
             if body.readableBytes == 0 { continue }
-            return try decode(StoreEvent.self, body)
+            return try decode(StoreWatchEvent.self, body)
         }
     }
 

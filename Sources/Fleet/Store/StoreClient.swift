@@ -41,7 +41,7 @@ public struct StoreNode: Sendable, Equatable, Codable {
 }
 
 /// A change in the store, as a watch reports it.
-public struct StoreEvent: Sendable, Equatable, Codable {
+public struct StoreWatchEvent: Sendable, Equatable, Codable {
     /// get, set, create, update, delete, compareAndSwap, compareAndDelete, expire.
     public var action: String
     public var node: StoreNode
@@ -135,7 +135,7 @@ public protocol StoreClient: Sendable {
     func delete(_ key: String, recursive: Bool, condition: StoreCondition) async throws -> StoreNode?
 
     /// Waits for the first change at or after `index` to `key` (and its subtree with `recursive`).
-    func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreEvent
+    func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent
 }
 
 extension StoreClient {
