@@ -32,6 +32,15 @@ public final class Store: Sendable {
     /// Number of registered (waiting) watchers, for `/v2/stats/store`.
     public var watcherCount: Int { state.withLock { $0.hub.count } }
 
+    /// Operation counters for `/v2/stats/store`, with the current watcher count.
+    public var stats: StoreStats {
+        state.withLock { s in
+            var st = s.stats
+            st.watchers = s.hub.count
+            return st
+        }
+    }
+
     /// The earliest pending TTL expiry (Unix nanoseconds), or `nil` if no node has a TTL. The leader
     /// proposes `.expire` once its clock passes this.
     public var nextExpiration: Int64? { state.withLock { $0.nextExpiration } }
@@ -49,7 +58,7 @@ public final class Store: Sendable {
     public func get(_ key: String, recursive: Bool = false, sorted: Bool = false, now: Int64)
         -> Result<StoreEvent, StoreError>
     {
-        state.withLock { s in Result { () throws(StoreError) in try s.get(key, recursive: recursive, sorted: sorted, now: now) } }
+        state.withLock { $0.countedGet(key, recursive: recursive, sorted: sorted, now: now) }
     }
 
     /// Registers a watch (GET wait=true).

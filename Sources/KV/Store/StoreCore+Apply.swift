@@ -1,6 +1,24 @@
 extension StoreCore {
     /// Dispatches a replicated command (see `Store.apply`).
     mutating func apply(_ command: StoreCommand) -> StoreOutcome {
+        let outcome = dispatch(command)
+        stats.record(command.operation, outcome)
+        return outcome
+    }
+
+    /// A local GET, counted in the stats.
+    mutating func countedGet(_ key: String, recursive: Bool, sorted: Bool, now: Int64) -> Result<StoreEvent, StoreError> {
+        let outcome: StoreOutcome
+        do throws(StoreError) {
+            outcome = .event(try get(key, recursive: recursive, sorted: sorted, now: now))
+        } catch {
+            outcome = .failure(error)
+        }
+        stats.record(.get(key: key, recursive: recursive, sorted: sorted), outcome)
+        return outcome.result!
+    }
+
+    private mutating func dispatch(_ command: StoreCommand) -> StoreOutcome {
         let now = command.now
         do throws(StoreError) {
             switch command.operation {

@@ -20,6 +20,8 @@ struct StoreCore {
     var ttlNodes: [String: Int64] = [:]
     /// Continuations to finish once the lock is released (finishing runs `onTermination`).
     var finished: [EventContinuation] = []
+    /// Member-local counters (not snapshotted).
+    var stats = StoreStats()
 
     init(namespaces: [String], historyCapacity: Int) {
         root = Node(path: "/", createdIndex: 0, modifiedIndex: 0, value: "", isDir: true, expireTime: nil)

@@ -182,3 +182,28 @@ import Testing
         #expect(h.store.nextExpiration == nil)
     }
 }
+
+@Suite struct StoreStatsTests {
+    @Test func countsOperations() throws {
+        let h = Harness(bootstrap: false)
+        h.put("/a", "value=1")
+        h.put("/a", "prevExist=false&value=1")
+        h.post("/q", "value=1")
+        h.put("/a", "prevExist=true&value=2")
+        h.put("/a", "prevValue=2&value=3")
+        h.put("/a", "prevValue=x&value=3")
+        h.get("/a")
+        h.get("/nope")
+        h.req("GET", "/a", "quorum=true")
+        h.put("/t", "value=1&ttl=1")
+        h.advance(seconds: 2)
+        h.expire()
+        h.delete("/a", "prevValue=zz")
+        h.delete("/a")
+        h.delete("/a")
+        let w = try h.watch("/x")
+        let st = h.store.stats
+        #expect(st.json == #"{"getsSuccess":2,"getsFail":1,"setsSuccess":2,"setsFail":0,"deleteSuccess":1,"deleteFail":1,"updateSuccess":1,"updateFail":0,"createSuccess":1,"createFail":1,"compareAndSwapSuccess":1,"compareAndSwapFail":1,"compareAndDeleteSuccess":0,"compareAndDeleteFail":1,"expireCount":1,"watchers":1}"#)
+        w.cancel()
+    }
+}
