@@ -1,3 +1,4 @@
+import Testing
 @testable import KV
 
 /// Drives a `Store` the way the HTTP layer will: parse the request, propose writes with the leader's
@@ -30,24 +31,23 @@ final class Harness {
     func req(_ method: String, _ key: String, _ query: String = "", body: String? = nil) -> Response {
         switch KeysRequestParser.parse(method: method, key: key, query: query, body: body) {
         case .failure(let e):
-            return Response(status: e.httpStatus, index: e.index, body: V2JSON.encode(e))
+            let r = KeysResponse(.failure(e))
+            #expect(r.isError && r.etcdIndex == 0)
+            return Response(status: r.status, index: r.etcdIndex, body: r.body)
         case .success(let parsed):
             let result: Result<StoreEvent, StoreError>
             switch parsed.request {
             case let .get(key, recursive, sorted):
                 result = store.get(key, recursive: recursive, sorted: sorted, now: now)
             case .propose(let op):
-                result = store.apply(StoreCommand(now: now, op)).result!
+                // through the Raft wire form, as a follower would apply it
+                let wire = StoreCommand(now: now, op).encoded()
+                result = store.apply(try! StoreCommand(decoding: wire)).result!
             case .watch:
                 fatalError("use watch()")
             }
-            switch result {
-            case .success(let ev):
-                return Response(status: ev.httpStatus, index: ev.etcdIndex,
-                                body: V2JSON.encode(ev, noValueOnSuccess: parsed.noValueOnSuccess))
-            case .failure(let e):
-                return Response(status: e.httpStatus, index: e.index, body: V2JSON.encode(e))
-            }
+            let r = KeysResponse(result, noValueOnSuccess: parsed.noValueOnSuccess)
+            return Response(status: r.status, index: r.etcdIndex, body: r.body)
         }
     }
 
