@@ -6,7 +6,8 @@
 /// its buffer behind (etcd closes slow watchers the same way) or when the store is restored from a
 /// snapshot (etcd's "watcher is cleared due to etcd recovery"); the client then re-watches.
 ///
-/// Cancel it (or stop iterating) when the HTTP client goes away so the store forgets it.
+/// Cancel it (or cancel the consuming task, or drop it) when the HTTP client goes away so the store
+/// forgets it.
 public final class Watcher: Sendable {
     public let events: AsyncStream<StoreEvent>
     /// The store index when the watch was registered: the `X-Etcd-Index` header of the response.
@@ -24,8 +25,12 @@ public final class Watcher: Sendable {
         self.onCancel = onCancel
     }
 
-    /// Unregisters the watcher and finishes `events`. Idempotent.
+    /// Unregisters the watcher and finishes `events`. Idempotent. Call it when the HTTP client goes
+    /// away or when you stop iterating early: breaking out of `for await` alone does not end the
+    /// registration (dropping the last reference to the `Watcher` does).
     public func cancel() { onCancel() }
+
+    deinit { onCancel() }
 }
 
 typealias EventContinuation = AsyncStream<StoreEvent>.Continuation
