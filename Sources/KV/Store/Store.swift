@@ -2,6 +2,18 @@ import Synchronization
 
 /// The etcd v2 key-value store: the state machine that Raft replicates.
 ///
+/// Wiring (see also `KeysRequestParser`, `KeysResponse`, `V2JSON`):
+/// 1. HTTP: `KeysRequestParser.parse(method:key:query:body:)` gives a `KeysRequest` or a `StoreError`
+///    (answer it with `KeysResponse(.failure(e))`).
+///    - `.get`: `store.get(key, recursive:, sorted:, now: localClock)` → `KeysResponse(result)`.
+///    - `.watch`: `store.watch(...)` → send headers with `X-Etcd-Index: watcher.startIndex`, then
+///      `V2JSON.encode(event)` per event (one for `wait`, many for `stream`); cancel on disconnect.
+///    - `.propose(op)`: wrap as `StoreCommand(now: leaderClock, op)`, propose `encoded()` bytes.
+/// 2. Raft apply loop (every member, log order): `store.apply(StoreCommand(decoding: bytes))`; the
+///    member that proposed answers with `KeysResponse(outcome.result!)`.
+/// 3. Leader only: when `store.nextExpiration <= now`, propose `StoreCommand(now: now, .expire)`.
+/// 4. Snapshots: `snapshot()` / `restore(_:)`; compare `hash()` across members at the same index.
+///
 /// Threading: all state (tree, index, history, watcher registry) sits behind one
 /// `Synchronization.Mutex`. The apply loop calls `apply(_:)` in log order; HTTP tasks call `get`,
 /// `watch` and `Watcher.cancel` concurrently. Watcher events are enqueued while the lock is held (so
