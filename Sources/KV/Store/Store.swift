@@ -55,7 +55,7 @@ public final class Store: Sendable {
 
     /// The earliest pending TTL expiry (Unix nanoseconds), or `nil` if no node has a TTL. The leader
     /// proposes `.expire` once its clock passes this.
-    public var nextExpiration: Int64? { state.withLock { $0.nextExpiration } }
+    public var nextExpiration: Int64? { state.withLock { $0.nextExpiration() } }
 
     /// Applies one committed command. Deterministic: same commands in the same order give the same
     /// state, index and outcome on every member.

@@ -18,6 +18,8 @@ struct StoreCore {
     let namespaces: [String]
     /// Expiry time of every node with a TTL, by path (the node at a path is unique).
     var ttlNodes: [String: Int64] = [:]
+    /// Due-order index over `ttlNodes` (derived state, not snapshotted).
+    var expiryQueue = ExpiryQueue()
     /// Continuations to finish once the lock is released (finishing runs `onTermination`).
     var finished: [EventContinuation] = []
     /// Member-local counters (not snapshotted).
@@ -148,7 +150,7 @@ struct StoreCore {
                      expireTime: expireTime)
         parent.children![name] = n
         if dir { ev.node.dir = true } else { ev.node.value = value }
-        if let expireTime { ttlNodes[path] = expireTime }
+        if let expireTime { trackExpiry(path, expireTime) }
         (ev.node.expiration, ev.node.ttl) = TTL.expirationAndTTL(expireTime, now: now)
         currentIndex = next
         return ev
@@ -252,12 +254,15 @@ struct StoreCore {
     /// Removes every node whose expiry is at or before `now`, one `expire` event (and one index) each,
     /// earliest first (ties by path). A directory takes its subtree with it.
     mutating func expire(now: Int64) -> [StoreEvent] {
-        let due = ttlNodes.filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
         var events: [StoreEvent] = []
-        for (path, _) in due {
-            guard ttlNodes[path] != nil, let n = try? lookup(path) else { continue }
+        while let due = expiryQueue.peekLive(ttlNodes), due.time <= now {
+            expiryQueue.pop()
+            guard let n = try? lookup(due.path) else {
+                ttlNodes[due.path] = nil
+                continue
+            }
             let next = currentIndex + 1
-            var node = NodeView(key: path, modifiedIndex: next, createdIndex: n.createdIndex)
+            var node = NodeView(key: due.path, modifiedIndex: next, createdIndex: n.createdIndex)
             node.dir = n.isDir
             let ev = StoreEvent(action: .expire, node: node, prevNode: n.view(recursive: false, now: now),
                                 etcdIndex: next)
@@ -270,7 +275,7 @@ struct StoreCore {
     }
 
     /// The earliest pending expiry, so the leader knows when an `expire` command is worth proposing.
-    var nextExpiration: Int64? { ttlNodes.values.min() }
+    mutating func nextExpiration() -> Int64? { expiryQueue.peekLive(ttlNodes)?.time }
 
     // MARK: - Helpers
 
@@ -289,7 +294,14 @@ struct StoreCore {
 
     private mutating func setExpiry(_ n: Node, _ t: Int64?) {
         n.expireTime = t
-        ttlNodes[n.path] = t
+        if let t { trackExpiry(n.path, t) } else { ttlNodes[n.path] = nil }
+    }
+
+    private mutating func trackExpiry(_ path: String, _ t: Int64) {
+        if ttlNodes[path] == t { return }
+        ttlNodes[path] = t
+        expiryQueue.push(t, path)
+        expiryQueue.compactIfNeeded(ttlNodes)
     }
 
     /// Detaches `n` and its subtree; returns every removed path (children before parents).

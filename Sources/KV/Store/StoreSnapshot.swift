@@ -42,6 +42,7 @@ enum StoreSnapshot {
         s.root = root
         s.currentIndex = index
         s.ttlNodes = ttl
+        s.expiryQueue.rebuild(ttl)
         s.history.replaceAll(Array(events.suffix(s.history.capacity)))
     }
 

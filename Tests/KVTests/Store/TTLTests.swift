@@ -137,3 +137,33 @@ import Testing
         #expect(h.get("/q").body.contains(#""key":"/q","dir":true"#))
     }
 }
+
+@Suite struct ExpiryQueueTests {
+    @Test func heapPopsInTimeThenPathOrder() {
+        var q = ExpiryQueue()
+        let entries: [(Int64, String)] = [(5, "/b"), (3, "/z"), (5, "/a"), (1, "/m"), (3, "/c"), (9, "/a")]
+        for (t, p) in entries { q.push(t, p) }
+        var out: [String] = []
+        while let e = q.pop() { out.append("\(e.time)\(e.path)") }
+        #expect(out == ["1/m", "3/c", "3/z", "5/a", "5/b", "9/a"])
+    }
+
+    @Test func manyRefreshesStayBoundedAndExpireCorrectly() {
+        let h = Harness()
+        for i in 0..<20 { h.put("/k\(i)", "value=v&ttl=\(10 + i)") }
+        // refresh every key many times: stale heap entries pile up, then get compacted
+        for round in 0..<30 {
+            for i in 0..<20 { h.put("/k\(i)", "refresh=true&prevExist=true&ttl=\(10 + i + round)") }
+        }
+        let store = h.store
+        #expect(store.nextExpiration == h.now + 39 * TTL.nanosPerSecond)
+        h.advance(seconds: 45)
+        let evs = h.expire()
+        // ttl 39...45 expired (k0...k6 had 10+i+29 = 39...45), in time order
+        #expect(evs.map(\.node.key) == (0...6).map { "/1/k\($0)" })
+        #expect(store.nextExpiration == h.now + 1 * TTL.nanosPerSecond)
+        h.advance(seconds: 100)
+        #expect(h.expire().count == 13)
+        #expect(store.nextExpiration == nil)
+    }
+}
