@@ -51,10 +51,10 @@ final class Harness {
         }
     }
 
-    func put(_ key: String, _ query: String = "") -> Response { req("PUT", key, query) }
-    func get(_ key: String, _ query: String = "") -> Response { req("GET", key, query) }
-    func delete(_ key: String, _ query: String = "") -> Response { req("DELETE", key, query) }
-    func post(_ key: String, _ query: String = "") -> Response { req("POST", key, query) }
+    @discardableResult func put(_ key: String, _ query: String = "") -> Response { req("PUT", key, query) }
+    @discardableResult func get(_ key: String, _ query: String = "") -> Response { req("GET", key, query) }
+    @discardableResult func delete(_ key: String, _ query: String = "") -> Response { req("DELETE", key, query) }
+    @discardableResult func post(_ key: String, _ query: String = "") -> Response { req("POST", key, query) }
 
     /// Registers a watch on a user key.
     func watch(_ key: String, recursive: Bool = false, stream: Bool = false, waitIndex: UInt64 = 0)
