@@ -49,7 +49,10 @@ public struct StoreStats: Sendable, Hashable {
         if case .event = outcome { ok = true } else { ok = false }
         switch op {
         case .set: ok ? (setsSuccess += 1) : (setsFail += 1)
-        case .create: ok ? (createSuccess += 1) : (createFail += 1)
+        case .create:
+            ok ? (createSuccess += 1) : (createFail += 1)
+            // etcd quirk: a create that fails on a file in its path also counts as a failed set.
+            if case .failure(let e) = outcome, e.code == .notDir { setsFail += 1 }
         case .update: ok ? (updateSuccess += 1) : (updateFail += 1)
         case .compareAndSwap: ok ? (compareAndSwapSuccess += 1) : (compareAndSwapFail += 1)
         case .delete: ok ? (deleteSuccess += 1) : (deleteFail += 1)

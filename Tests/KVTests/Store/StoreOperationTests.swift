@@ -206,4 +206,12 @@ import Testing
         #expect(st.json == #"{"getsSuccess":2,"getsFail":1,"setsSuccess":2,"setsFail":0,"deleteSuccess":1,"deleteFail":1,"updateSuccess":1,"updateFail":0,"createSuccess":1,"createFail":1,"compareAndSwapSuccess":1,"compareAndSwapFail":1,"compareAndDeleteSuccess":0,"compareAndDeleteFail":1,"expireCount":1,"watchers":1}"#)
         w.cancel()
     }
+
+    @Test func createUnderAFileAlsoCountsAsFailedSet() {
+        let h = Harness(bootstrap: false)
+        h.put("/f", "value=1")
+        h.post("/f", "value=1")
+        let st = h.store.stats
+        #expect(st.createFail == 1 && st.setsFail == 1 && st.setsSuccess == 1)
+    }
 }
