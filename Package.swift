@@ -5,7 +5,7 @@ import PackageDescription
 // HTTP (server and client) is written on plain SwiftNIO, which can also adopt a socket passed by systemd.
 let package = Package(
     name: "fleet-swift",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fleetd", targets: ["fleetd"]),
         .executable(name: "fleetctl", targets: ["fleetctl"]),
