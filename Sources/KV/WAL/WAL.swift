@@ -91,27 +91,11 @@ public final class WAL: Sendable {
             for (position, segment) in segments.enumerated() {
                 let path = FileIO.join(directory, segment.fileName)
                 let isLast = position == segments.count - 1
-                let bytes = try FileIO.readAll(path)
-                var offset = 0
-                try FileIO.withRawBytes(bytes) { (raw: UnsafeRawBufferPointer) throws(WALError) in
-                    while offset < raw.count {
-                        let decoded = RecordCodec.decode(raw, at: offset, limit: options.maxRecordSize)
-                        switch decoded {
-                        case .record(let record, let size):
-                            try folded.apply(record, file: path, offset: offset)
-                            offset += size
-                            continue
-                        case .incomplete(let reason), .invalid(let reason, _):
-                            if isLast && RecordCodec.isTorn(raw, at: offset, decoded: decoded, limit: options.maxRecordSize) {
-                                replay.tornTail = WALTornTail(
-                                    file: path, offset: offset, droppedBytes: raw.count - offset, reason: reason)
-                                return
-                            }
-                            throw .corruptRecord(file: path, offset: offset, reason: reason)
-                        }
-                    }
+                let scanned = try WALScanner.scan(path: path, isLast: isLast, limit: options.maxRecordSize) {
+                    (record, offset) throws(WALError) in try folded.apply(record, file: path, offset: offset)
                 }
-                endOffset = offset
+                replay.tornTail = scanned.torn
+                endOffset = scanned.end
             }
             if let torn = replay.tornTail {
                 let fd = try FileIO.open(torn.file, O_WRONLY)
@@ -229,7 +213,7 @@ public final class WAL: Sendable {
         try state.withLock { (s: inout State) throws(WALError) -> [String] in
             try Self.checkUsable(s)
             var removed: [String] = []
-            while s.segments.count > 1, s.segments[1].firstIndex - 1 <= index {
+            while s.segments.count > 1, s.segments[1].firstIndex == 0 || s.segments[1].firstIndex - 1 <= index {
                 let path = FileIO.join(directory, s.segments[0].fileName)
                 try FileIO.unlink(path)
                 removed.append(path)
