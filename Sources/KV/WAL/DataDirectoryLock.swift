@@ -38,9 +38,13 @@ public final class DataDirectoryLock: Sendable {
     }
 
     /// Releases the lock. Idempotent; also done on deinit.
+    ///
+    /// Unlocks explicitly before closing: a child being spawned concurrently can briefly share the
+    /// descriptor (between fork and exec), and closing alone would leave the lock held until it execs.
     public func release() {
         descriptor.withLock { fd in
             if fd >= 0 {
+                _ = flock(fd, LOCK_UN)
                 FileIO.close(fd)
                 fd = -1
             }
