@@ -114,6 +114,23 @@ public final class WAL: Sendable {
 
         let lastPath = FileIO.join(directory, segments[segments.count - 1].fileName)
         let fd = try FileIO.open(lastPath, O_WRONLY)
+        // A crash while a segment was being started can leave its head (the copy of metadata, hard state
+        // and snapshot marker) missing or torn. The head is what lets older segments be released, so
+        // write the replayed state again; the records are "latest wins", so repeating them is harmless.
+        if segments.count > 1 && (replay.tornTail != nil || endOffset == 0) {
+            var head = EncodedBatch()
+            for record in tracked.headRecords() { try head.add(record, limit: Int.max) }
+            do throws(WALError) {
+                try FileIO.withRawBytes(head.bytes) { (raw) throws(WALError) in
+                    try FileIO.pwriteAll(fd, raw, at: endOffset, path: lastPath)
+                }
+                try FileIO.fdatasync(fd, path: lastPath)
+            } catch {
+                FileIO.close(fd)
+                throw error
+            }
+            endOffset += head.bytes.count
+        }
         let state = State(fd: fd, segments: segments, offset: endOffset, written: tracked)
         return (WAL(directory: directory, options: options, lock: lock, state: state), replay)
     }

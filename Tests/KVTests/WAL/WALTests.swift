@@ -230,3 +230,33 @@ import Testing
 
 
 
+
+@Suite struct WALSegmentHeadTests {
+    /// A crash right after a new segment was created leaves it empty; reopening must restore its head
+    /// so that releasing the older segments keeps metadata and hard state.
+    @Test func emptyLastSegmentGetsItsHeadBack() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let options = WAL.Options(segmentSize: 400)
+        var last = ""
+        do {
+            let (wal, _) = try WAL.open(directory: dir.path, options: options)
+            try wal.appendAndSync([.metadata([4, 2]), .hardState(WALHardState(term: 3, vote: 1, commit: 5))])
+            for index in UInt64(1)...30 { try wal.appendAndSync([.entry(entry(index))]) }
+            try wal.appendAndSync([.snapshotMarker(WALSnapshotMarker(index: 30, term: 1))])
+            last = wal.segmentFiles.last!
+            try wal.close()
+        }
+        TestFiles.truncate(last, to: 0)
+        do {
+            let (wal, replay) = try WAL.open(directory: dir.path, options: options)
+            #expect(replay.metadata == [4, 2])
+            #expect(!(try wal.releaseBefore(30)).isEmpty)
+            #expect(wal.segmentFiles == [last])
+            try wal.close()
+        }
+        let (_, replay) = try WAL.open(directory: dir.path, options: options)
+        #expect(replay.metadata == [4, 2])
+        #expect(replay.hardState == WALHardState(term: 3, vote: 1, commit: 5))
+    }
+}
