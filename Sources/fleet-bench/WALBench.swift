@@ -86,7 +86,9 @@ struct WALBench: AsyncParsableCommand {
         var index: UInt64 = 1
         var latencies: [Duration] = []
         while clock.now < end {
-            let records = (0..<batch).map { i in WALRecord.entry(WALEntry(term: 1, index: index + UInt64(i), data: payload)) }
+            let records = (0..<batch).map { i in
+                WALRecord.entry(WALEntry(term: 1, index: index + UInt64(i), data: payload))
+            }
             index += UInt64(batch)
             let began = clock.now
             try wal.appendAndSync(records)

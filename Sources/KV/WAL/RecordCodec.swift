@@ -113,7 +113,7 @@ enum RecordCodec {
         var q = offset + 1
         while q + headerSize <= bytes.count {
             // Cheap header screen before paying for a checksum.
-            if let _ = WALRecord.Kind(rawValue: bytes[q + 4]), bytes[q + 5] | bytes[q + 6] | bytes[q + 7] == 0 {
+            if WALRecord.Kind(rawValue: bytes[q + 4]) != nil, bytes[q + 5] | bytes[q + 6] | bytes[q + 7] == 0 {
                 if case .record = decode(bytes, at: q, limit: limit) { return q }
             }
             q += 1

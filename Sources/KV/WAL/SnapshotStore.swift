@@ -158,14 +158,17 @@ public final class SnapshotStore: Sendable {
             let stored: UInt32 = raw.loadLE(body)
             let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<body]))
             guard stored == computed else {
-                throw corrupt(body, "checksum mismatch (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16)))")
+                let detail = "stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16))"
+                throw corrupt(body, "checksum mismatch (\(detail))")
             }
             guard Array(raw[0..<8]) == Self.magic else { throw corrupt(0, "bad magic") }
             let term: UInt64 = raw.loadLE(8)
             let index: UInt64 = raw.loadLE(16)
             let membershipCount = Int(raw.loadLE(24, as: UInt32.self))
             let membershipEnd = 28 + membershipCount
-            guard membershipEnd + 8 <= body else { throw corrupt(24, "membership length \(membershipCount) overruns the file") }
+            guard membershipEnd + 8 <= body else {
+                throw corrupt(24, "membership length \(membershipCount) overruns the file")
+            }
             let dataCount = raw.loadLE(membershipEnd, as: UInt64.self)
             guard dataCount == UInt64(body - membershipEnd - 8) else {
                 throw corrupt(membershipEnd, "data length \(dataCount) does not match the file size")

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// The write-ahead log of one KV member: a directory of append-only segment files of checksummed
 /// records.
@@ -182,7 +183,9 @@ public final class WAL: Sendable {
             let path = FileIO.join(directory, s.segments[s.segments.count - 1].fileName)
             let fd = s.fd
             let offset = s.offset
-            try FileIO.withRawBytes(s.pending.bytes) { (raw) throws(WALError) in try FileIO.pwriteAll(fd, raw, at: offset, path: path) }
+            try FileIO.withRawBytes(s.pending.bytes) { (raw) throws(WALError) in
+                try FileIO.pwriteAll(fd, raw, at: offset, path: path)
+            }
             try FileIO.fdatasync(s.fd, path: path)
         } catch {
             s.failure = error.description
@@ -200,13 +203,16 @@ public final class WAL: Sendable {
     /// state (metadata, hard state, snapshot marker), synced, and its directory entry synced, before
     /// any batch goes into it. The previous segment was fully synced by the flush that filled it.
     private func rotate(_ s: inout State) throws(WALError) {
-        let next = WALSegment(sequence: s.segments[s.segments.count - 1].sequence + 1, firstIndex: s.written.lastIndex + 1)
+        let next = WALSegment(
+            sequence: s.segments[s.segments.count - 1].sequence + 1, firstIndex: s.written.lastIndex + 1)
         let path = FileIO.join(directory, next.fileName)
         var head = EncodedBatch()
         for record in s.written.headRecords() { try head.add(record, limit: Int.max) }
         let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_EXCL)
         do throws(WALError) {
-            try FileIO.withRawBytes(head.bytes) { (raw) throws(WALError) in try FileIO.pwriteAll(fd, raw, at: 0, path: path) }
+            try FileIO.withRawBytes(head.bytes) { (raw) throws(WALError) in
+                try FileIO.pwriteAll(fd, raw, at: 0, path: path)
+            }
             try FileIO.fdatasync(fd, path: path)
             try FileIO.fsyncDirectory(directory)
         } catch {

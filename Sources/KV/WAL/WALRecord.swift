@@ -115,7 +115,8 @@ public enum WALRecord: Equatable, Sendable {
                     data: Array(payload[17...])))
         case .hardState:
             guard payload.count == 24 else { return nil }
-            return .hardState(WALHardState(term: payload.loadLE(0), vote: payload.loadLE(8), commit: payload.loadLE(16)))
+            return .hardState(
+                WALHardState(term: payload.loadLE(0), vote: payload.loadLE(8), commit: payload.loadLE(16)))
         case .snapshotMarker:
             guard payload.count == 16 else { return nil }
             return .snapshotMarker(WALSnapshotMarker(index: payload.loadLE(0), term: payload.loadLE(8)))

@@ -17,7 +17,8 @@ enum WALScanner {
                     offset += size
                 case .incomplete(let reason), .invalid(let reason, _):
                     if isLast && RecordCodec.isTorn(raw, at: offset, decoded: decoded, limit: limit) {
-                        let torn = WALTornTail(file: path, offset: offset, droppedBytes: raw.count - offset, reason: reason)
+                        let torn = WALTornTail(
+                            file: path, offset: offset, droppedBytes: raw.count - offset, reason: reason)
                         return (offset, torn)
                     }
                     throw .corruptRecord(file: path, offset: offset, reason: reason)
@@ -39,7 +40,8 @@ extension WAL {
     /// Every valid record in `directory`, in log order, without folding overwrites and without taking
     /// the lock or modifying anything (a torn tail is skipped, not truncated). For `wal dump`-style
     /// tools and for tests that need to see records replay would supersede.
-    public static func records(in directory: String, options: Options = Options()) throws(WALError) -> [WALStoredRecord] {
+    public static func records(in directory: String, options: Options = Options()) throws(WALError) -> [WALStoredRecord]
+    {
         let segments = try WALSegment.list(in: directory)
         var result: [WALStoredRecord] = []
         for (position, segment) in segments.enumerated() {

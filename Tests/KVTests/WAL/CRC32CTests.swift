@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KV
 
 /// RFC 3720 (iSCSI) appendix B.4 test vectors, plus the common "123456789" check value.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KV
 
 @Suite struct GroupCommitTests {

@@ -1,8 +1,10 @@
+import Testing
+
+@testable import KV
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
-@testable import KV
 
 /// Process-level crash test: a child appends with acknowledgements printed to stdout and is SIGKILLed
 /// mid-stream; every acknowledged record must be on disk when the log is reopened.
@@ -25,10 +27,11 @@ import Testing
             // The child is dead: the lock is free, and replay must succeed (a torn tail is allowed).
             let (wal, _) = try WAL.open(directory: dir.path, options: Self.childOptions)
             try wal.close()
-            let stored = Set(try WAL.records(in: dir.path).compactMap { stored -> String? in
-                guard case .metadata(let bytes) = stored.record else { return nil }
-                return String(decoding: bytes.prefix { $0 != 0x61 }, as: UTF8.self)  // drop the padding
-            })
+            let stored = Set(
+                try WAL.records(in: dir.path).compactMap { stored -> String? in
+                    guard case .metadata(let bytes) = stored.record else { return nil }
+                    return String(decoding: bytes.prefix { $0 != 0x61 }, as: UTF8.self)  // drop the padding
+                })
             let missing = acknowledged.filter { !stored.contains($0) }
             #expect(missing.count == 0, "round \(round): acknowledged but missing: \(missing.prefix(10))")
         }
@@ -47,7 +50,8 @@ import Testing
                     var sequence = 0
                     while true {
                         let label = "r\(round)-w\(writer)-\(sequence)"
-                        let record = WALRecord.metadata(Array(label.utf8) + [UInt8](repeating: 0x61, count: sequence % 300))
+                        let record = WALRecord.metadata(
+                            Array(label.utf8) + [UInt8](repeating: 0x61, count: sequence % 300))
                         if writer == 0 {
                             try wal.appendAndSync([record])  // the synchronous path, interleaved
                         } else {

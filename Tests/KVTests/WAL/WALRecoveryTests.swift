@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KV
 
 /// Torn tails are truncated and reported; every other kind of damage stops replay with file and offset.
@@ -85,7 +86,13 @@ import Testing
                 guard case WALError.corruptRecord(let file, let at, _) = error else { return false }
                 return file == path && at == offsets[2]
             }
-            #expect(TestFiles.read(path) == { var b = original; b[offset] ^= 0x5A; return b }(), "nothing truncated")
+            #expect(
+                TestFiles.read(path)
+                    == {
+                        var b = original
+                        b[offset] ^= 0x5A
+                        return b
+                    }(), "nothing truncated")
         }
         let message = WALError.corruptRecord(file: path, offset: offsets[2], reason: "checksum mismatch").description
         #expect(message.contains(path) && message.contains("offset \(offsets[2])"))

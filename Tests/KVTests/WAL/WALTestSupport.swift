@@ -1,9 +1,10 @@
+@testable import KV
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-@testable import KV
 
 /// A fresh directory under /tmp, unique per test (tests run in parallel), removed by `remove()`.
 struct TemporaryDirectory {
@@ -60,7 +61,9 @@ enum TestFiles {
 
 /// Builds test entries with recognizable, never-zero data.
 func entry(_ index: UInt64, term: UInt64 = 1, size: Int = 20) -> WALEntry {
-    WALEntry(term: term, index: index, kind: UInt8(index % 2), data: (0..<size).map { UInt8(truncatingIfNeeded: Int(index) &+ $0) | 1 })
+    WALEntry(
+        term: term, index: index, kind: UInt8(index % 2),
+        data: (0..<size).map { UInt8(truncatingIfNeeded: Int(index) &+ $0) | 1 })
 }
 
 /// The encoded size of a record, to compute offsets in tests.

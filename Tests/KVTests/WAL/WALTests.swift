@@ -1,8 +1,10 @@
+import Testing
+
+@testable import KV
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
-@testable import KV
 
 @Suite struct WALTests {
     @Test func roundTripThroughReopen() throws {
@@ -11,7 +13,8 @@ import Testing
         let entries = (1...50).map { entry($0) }
         do {
             let (wal, replay) = try WAL.open(directory: dir.path)
-            #expect(replay.entries.isEmpty && replay.metadata == nil && replay.hardState == nil && replay.tornTail == nil)
+            #expect(
+                replay.entries.isEmpty && replay.metadata == nil && replay.hardState == nil && replay.tornTail == nil)
             try wal.append([.metadata([1, 2, 3])])
             try wal.append(entries.map { .entry($0) })
             try wal.append([.hardState(WALHardState(term: 1, vote: 2, commit: 40))])
@@ -95,7 +98,8 @@ import Testing
         defer { dir.remove() }
         do {
             let (wal, _) = try WAL.open(directory: dir.path)
-            try wal.appendAndSync((1...10).map { .entry(entry($0)) } + [.snapshotMarker(WALSnapshotMarker(index: 6, term: 1))])
+            try wal.appendAndSync(
+                (1...10).map { .entry(entry($0)) } + [.snapshotMarker(WALSnapshotMarker(index: 6, term: 1))])
             try wal.appendAndSync([.entry(entry(11))])
             try wal.close()
         }
@@ -121,10 +125,11 @@ import Testing
         let names = try FileIO.list(dir.path).filter { $0.hasSuffix(".wal") }.sorted()
         #expect(names.first == "0000000000000001-0000000000000001.wal")
         // Each segment is named one past the last entry written before it: 10-entry batches.
-        #expect(names.dropFirst().allSatisfy { name in
-            let first = WALSegment.parse(name)!.firstIndex
-            return first % 10 == 1
-        })
+        #expect(
+            names.dropFirst().allSatisfy { name in
+                let first = WALSegment.parse(name)!.firstIndex
+                return first % 10 == 1
+            })
         let (wal, replay) = try WAL.open(directory: dir.path, options: options)
         #expect(replay.entries == entries)
         #expect(replay.metadata == [9, 9])
@@ -227,9 +232,6 @@ import Testing
         }
     }
 }
-
-
-
 
 @Suite struct WALSegmentHeadTests {
     /// A crash right after a new segment was created leaves it empty; reopening must restore its head
