@@ -102,8 +102,13 @@ enum FileIO {
     }
 
     /// Creates `directory` (one level) if it does not exist.
+    /// A new directory's own entry is made durable by syncing its parent.
     static func ensureDirectory(_ directory: String) throws(WALError) {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+        if mkdir(directory, 0o755) == 0 {
+            var parent = String(directory.reversed().drop { $0 == "/" }.drop { $0 != "/" }.reversed())
+            if parent.isEmpty { parent = directory.hasPrefix("/") ? "/" : "." }
+            try fsyncDirectory(parent)
+        } else if errno != EEXIST {
             throw .io(operation: "mkdir", path: directory, errno: errno)
         }
     }

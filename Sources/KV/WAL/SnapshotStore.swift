@@ -123,7 +123,7 @@ public final class SnapshotStore: Sendable {
     /// WAL may already have released the entries an older snapshot would need.
     public func loadNewest() throws(WALError) -> Snapshot? {
         guard let newest = try list().first else { return nil }
-        return try load(path: newest.path)
+        return try load(listed: newest)
     }
 
     /// The newest valid snapshot that `acceptable` allows, plus the errors of the damaged files
@@ -138,12 +138,24 @@ public final class SnapshotStore: Sendable {
         var skipped: [WALError] = []
         for candidate in try list() where acceptable(candidate.metadata) {
             do throws(WALError) {
-                return (try load(path: candidate.path), skipped)
+                return (try load(listed: candidate), skipped)
             } catch {
                 if case .corruptSnapshot = error { skipped.append(error) } else { throw error }
             }
         }
         return (nil, skipped)
+    }
+
+    /// Loads a listed file and checks that its contents match its name (a renamed file is corrupt).
+    private func load(listed: (metadata: SnapshotMetadata, path: String)) throws(WALError) -> Snapshot {
+        let snapshot = try load(path: listed.path)
+        guard snapshot.metadata.index == listed.metadata.index, snapshot.metadata.term == listed.metadata.term else {
+            throw .corruptSnapshot(
+                file: listed.path, offset: 8,
+                reason: "contents are term \(snapshot.metadata.term) index \(snapshot.metadata.index), "
+                    + "the file name says term \(listed.metadata.term) index \(listed.metadata.index)")
+        }
+        return snapshot
     }
 
     /// Reads and verifies one snapshot file.

@@ -26,6 +26,10 @@ public final class WAL: Sendable {
         /// Largest payload accepted for one record; replay also rejects larger lengths as corruption.
         public var maxRecordSize: Int
 
+        /// Fault injection for tests: called before each batch `fdatasync`; a non-nil errno makes that
+        /// sync fail as if the kernel had reported it.
+        var injectedSyncFailure: (@Sendable () -> Int32?)?
+
         public init(segmentSize: Int = 64 << 20, maxRecordSize: Int = 64 << 20) {
             self.segmentSize = segmentSize
             self.maxRecordSize = maxRecordSize
@@ -186,6 +190,7 @@ public final class WAL: Sendable {
             try FileIO.withRawBytes(s.pending.bytes) { (raw) throws(WALError) in
                 try FileIO.pwriteAll(fd, raw, at: offset, path: path)
             }
+            if let code = options.injectedSyncFailure?() { throw .io(operation: "fdatasync", path: path, errno: code) }
             try FileIO.fdatasync(s.fd, path: path)
         } catch {
             s.failure = error.description

@@ -50,7 +50,7 @@ public enum WALError: Error, Equatable, Sendable, CustomStringConvertible {
             return "unexpected WAL file name \(file): expected <16 hex sequence>-<16 hex index>.wal"
         case .entryGap(let file, let offset, let expected, let found):
             return "WAL entry gap in \(file) at offset \(offset): entry index \(found) follows entries "
-                + "ending at \(expected - 1)"
+                + "ending at \(expected &- 1)"
         case .corruptSnapshot(let file, let offset, let reason):
             return "snapshot \(file) is corrupt at offset \(offset): \(reason)"
         case .recordTooLarge(let size, let limit):

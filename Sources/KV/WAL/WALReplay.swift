@@ -65,8 +65,8 @@ struct ReplayState {
                 entries.append(entry)
                 return
             }
-            if entry.index > last + 1 {
-                throw .entryGap(file: file, offset: offset, expectedAtMost: last + 1, found: entry.index)
+            if entry.index > last &+ 1 {
+                throw .entryGap(file: file, offset: offset, expectedAtMost: last &+ 1, found: entry.index)
             }
             if entry.index <= first {
                 entries.removeAll(keepingCapacity: true)

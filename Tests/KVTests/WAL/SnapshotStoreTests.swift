@@ -48,6 +48,16 @@ import Testing
         #expect(none == nil)
     }
 
+    @Test func renamedSnapshotIsCorrupt() throws {
+        let dir = TemporaryDirectory("snap")
+        defer { dir.remove() }
+        let store = try SnapshotStore(directory: dir.path)
+        let path = try store.save(snapshot(index: 5, term: 1))
+        let renamed = dir.file("0000000000000001-0000000000000009.snap")
+        try FileIO.rename(path, renamed)
+        #expect(throws: WALError.self) { _ = try store.loadNewest() }
+    }
+
     @Test func truncatedSnapshotIsCorrupt() throws {
         let dir = TemporaryDirectory("snap")
         defer { dir.remove() }
