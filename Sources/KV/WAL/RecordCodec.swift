@@ -90,12 +90,18 @@ enum RecordCodec {
     /// fully reached the disk, as opposed to data that reached it and later went bad.
     ///
     /// Only called for the last segment: every other segment was fsynced before its successor was
-    /// created, so nothing in it can be torn. The rules:
-    /// - a frame that runs past the end of the file is torn, unless a valid record follows it (then the
-    ///   length field itself is damaged and the records behind it were acknowledged: corruption);
+    /// created, so nothing in it can be torn. A torn frame must be the end of the data: if any valid
+    /// record follows it, that record may have been acknowledged, so the failure is corruption (a damaged
+    /// length field, a flipped byte, a sector lost by the device) and replay stops rather than drop it.
+    /// Beyond that:
+    /// - a frame that runs past the end of the file is torn (a write cut short);
     /// - a complete frame that fails validation is torn only if some sector-aligned part of it is all
-    ///   zeros (a sector that was never written); a bad checksum over written bytes is corruption, which
-    ///   covers a flipped byte in any record, including one followed by valid records.
+    ///   zeros (a sector of the last write that never reached the disk); a bad checksum over bytes that
+    ///   were all written is corruption, even at the very end.
+    ///
+    /// The price of this caution: after a power loss that persisted a later page of the final write but
+    /// not an earlier one, replay refuses to start; ``WAL/Options/repairTornTail`` is the operator's way
+    /// out, with the loss reported.
     static func isTorn(_ bytes: UnsafeRawBufferPointer, at offset: Int, decoded: Decoded, limit: Int) -> Bool {
         switch decoded {
         case .record:
@@ -105,6 +111,7 @@ enum RecordCodec {
         case .invalid(_, let size):
             let end = min(bytes.count, offset + (size ?? headerSize))
             return containsZeroSector(bytes, from: offset, to: end)
+                && firstValidRecord(in: bytes, after: offset, limit: limit) == nil
         }
     }
 

@@ -26,6 +26,13 @@ public final class WAL: Sendable {
         /// Largest payload accepted for one record; replay also rejects larger lengths as corruption.
         public var maxRecordSize: Int
 
+        /// Operator override for a log that replay refuses to open: truncate the last segment at its
+        /// first invalid record even though it does not look like a torn write (and even if valid
+        /// records follow it). The removed range is reported in ``WALReplay/tornTail``. Records after
+        /// the cut are lost, so use it only after reading the error and deciding the member's copy of the
+        /// data may be discarded (its peers have it). Never affects earlier segments.
+        public var repairTornTail = false
+
         /// Fault injection for tests: called before each batch `fdatasync`; a non-nil errno makes that
         /// sync fail as if the kernel had reported it.
         var injectedSyncFailure: (@Sendable () -> Int32?)?
@@ -96,7 +103,9 @@ public final class WAL: Sendable {
             for (position, segment) in segments.enumerated() {
                 let path = FileIO.join(directory, segment.fileName)
                 let isLast = position == segments.count - 1
-                let scanned = try WALScanner.scan(path: path, isLast: isLast, limit: options.maxRecordSize) {
+                let scanned = try WALScanner.scan(
+                    path: path, isLast: isLast, limit: options.maxRecordSize, repair: options.repairTornTail
+                ) {
                     (record, offset) throws(WALError) in try folded.apply(record, file: path, offset: offset)
                 }
                 replay.tornTail = scanned.torn

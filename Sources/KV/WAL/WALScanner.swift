@@ -4,7 +4,7 @@ enum WALScanner {
     /// Visits every valid record of the segment at `path` with its offset. Returns the torn tail if the
     /// segment ends in one (only possible when `isLast`); throws on any other invalid data.
     static func scan(
-        path: String, isLast: Bool, limit: Int, visit: (WALRecord, Int) throws(WALError) -> Void
+        path: String, isLast: Bool, limit: Int, repair: Bool = false, visit: (WALRecord, Int) throws(WALError) -> Void
     ) throws(WALError) -> (end: Int, torn: WALTornTail?) {
         let bytes = try FileIO.readAll(path)
         return try FileIO.withRawBytes(bytes) { (raw) throws(WALError) -> (end: Int, torn: WALTornTail?) in
@@ -16,9 +16,11 @@ enum WALScanner {
                     try visit(record, offset)
                     offset += size
                 case .incomplete(let reason), .invalid(let reason, _):
-                    if isLast && RecordCodec.isTorn(raw, at: offset, decoded: decoded, limit: limit) {
+                    let torn = isLast && RecordCodec.isTorn(raw, at: offset, decoded: decoded, limit: limit)
+                    if torn || (isLast && repair) {
                         let torn = WALTornTail(
-                            file: path, offset: offset, droppedBytes: raw.count - offset, reason: reason)
+                            file: path, offset: offset, droppedBytes: raw.count - offset,
+                            reason: torn ? reason : "not a torn write, truncated by repairTornTail: \(reason)")
                         return (offset, torn)
                     }
                     throw .corruptRecord(file: path, offset: offset, reason: reason)

@@ -141,4 +141,31 @@ import Testing
             return file == first
         }
     }
+
+    /// A lost sector in a record followed by valid records is corruption: those records may have been
+    /// acknowledged. The operator override truncates anyway and reports what it removed.
+    @Test func zeroSectorFollowedByValidRecordsIsCorruptionUnlessRepaired() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let (path, offsets) = try writeEntries(dir, count: 4, size: 1500)
+        var bytes = TestFiles.read(path)
+        let sector = (offsets[1] / 512 + 1) * 512
+        for i in sector..<(sector + 512) { bytes[i] = 0 }
+        TestFiles.write(path, bytes)
+        #expect {
+            _ = try WAL.open(directory: dir.path)
+        } throws: { error in
+            guard case WALError.corruptRecord(let file, let at, _) = error else { return false }
+            return file == path && at == offsets[1]
+        }
+        #expect(TestFiles.read(path) == bytes, "nothing changed on disk")
+
+        var options = WAL.Options()
+        options.repairTornTail = true
+        let (wal, replay) = try WAL.open(directory: dir.path, options: options)
+        #expect(replay.entries.map(\.index) == [1])
+        #expect(replay.tornTail?.offset == offsets[1])
+        #expect(replay.tornTail?.reason.contains("repairTornTail") == true)
+        try wal.close()
+    }
 }
