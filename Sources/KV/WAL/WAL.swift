@@ -17,6 +17,19 @@ import Darwin
 ///
 /// Open with ``open(directory:options:)``, which locks the directory, replays the segments and returns
 /// what they hold. All methods are thread-safe; writes are serialized by an internal lock.
+///
+/// How a member drives it:
+///
+///     let (wal, replay) = try WAL.open(directory: dataDir + "/wal")
+///     // fresh log: try wal.appendAndSync([.metadata(clusterAndMemberID)])
+///     // Raft loop, per Ready: append entries + hard state, one sync, then send messages
+///     try wal.append(entries.map { .entry($0) } + [.hardState(hs)])
+///     try wal.sync()
+///     // every SnapshotPolicy.count applied entries: SnapshotStore.save, then
+///     try wal.appendAndSync([.snapshotMarker(WALSnapshotMarker(index: i, term: t))])
+///     try wal.releaseBefore(oldestKeptSnapshotIndex)
+///
+/// Concurrent producers that each need their own acknowledgement use a ``GroupCommitter`` instead.
 public final class WAL: Sendable {
     /// Tunables.
     public struct Options: Sendable {
