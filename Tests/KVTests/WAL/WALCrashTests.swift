@@ -12,6 +12,7 @@ import Glibc
 /// The child is this test binary itself, started with posix_spawn (clean signal mask and default
 /// dispositions, unlike Foundation.Process inside Swift Testing) and a filter selecting
 /// ``walCrashChildHelperProcess()``, which does the work only when the environment variable is set.
+#if os(Linux)
 @Suite struct WALCrashTests {
     static let childDirectoryVariable = "FLEET_WAL_CRASH_CHILD_DIR"
     static let childOptions = WAL.Options(segmentSize: 32 << 10)
@@ -141,3 +142,4 @@ import Glibc
             .filter { $0.hasPrefix("ACK ") }.map { String($0.dropFirst(4)) }
     }
 }
+#endif
