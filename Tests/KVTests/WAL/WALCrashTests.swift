@@ -6,13 +6,13 @@ import Testing
 import Glibc
 #endif
 
+#if os(Linux)
 /// Process-level crash test: a child appends with acknowledgements printed to stdout and is SIGKILLed
 /// mid-stream; every acknowledged record must be on disk when the log is reopened.
 ///
 /// The child is this test binary itself, started with posix_spawn (clean signal mask and default
 /// dispositions, unlike Foundation.Process inside Swift Testing) and a filter selecting
 /// ``walCrashChildHelperProcess()``, which does the work only when the environment variable is set.
-#if os(Linux)
 @Suite struct WALCrashTests {
     static let childDirectoryVariable = "FLEET_WAL_CRASH_CHILD_DIR"
     static let childOptions = WAL.Options(segmentSize: 32 << 10)
