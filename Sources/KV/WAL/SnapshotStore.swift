@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// Identity of a snapshot: the last log entry it covers and the cluster membership at that point.
-public struct SnapshotMetadata: Equatable, Sendable {
+public struct SnapshotFileMetadata: Equatable, Sendable {
     public var index: UInt64
     public var term: UInt64
     /// Membership (configuration) bytes as the Raft core encodes them; opaque here.
@@ -19,11 +19,11 @@ public struct SnapshotMetadata: Equatable, Sendable {
 }
 
 /// A snapshot of the store: metadata plus the serialized state machine.
-public struct Snapshot: Equatable, Sendable {
-    public var metadata: SnapshotMetadata
+public struct SnapshotFile: Equatable, Sendable {
+    public var metadata: SnapshotFileMetadata
     public var data: [UInt8]
 
-    public init(metadata: SnapshotMetadata, data: [UInt8]) {
+    public init(metadata: SnapshotFileMetadata, data: [UInt8]) {
         self.metadata = metadata
         self.data = data
     }
@@ -73,7 +73,7 @@ public final class SnapshotStore: Sendable {
 
     /// Writes `snapshot` durably and atomically; returns its path.
     @discardableResult
-    public func save(_ snapshot: Snapshot) throws(WALError) -> String {
+    public func save(_ snapshot: SnapshotFile) throws(WALError) -> String {
         let m = snapshot.metadata
         var bytes = Self.magic
         bytes.reserveCapacity(48 + m.membership.count + snapshot.data.count)
@@ -105,13 +105,13 @@ public final class SnapshotStore: Sendable {
     }
 
     /// Snapshot files present, newest (highest index, then term) first.
-    public func list() throws(WALError) -> [(metadata: SnapshotMetadata, path: String)] {
-        var found: [(metadata: SnapshotMetadata, path: String)] = []
+    public func list() throws(WALError) -> [(metadata: SnapshotFileMetadata, path: String)] {
+        var found: [(metadata: SnapshotFileMetadata, path: String)] = []
         for name in try FileIO.list(directory) where name.hasSuffix(".snap") {
             let parts = name.dropLast(5).split(separator: "-")
             guard parts.count == 2, let term = UInt64(parts[0], radix: 16), let index = UInt64(parts[1], radix: 16)
             else { continue }
-            found.append((SnapshotMetadata(index: index, term: term), FileIO.join(directory, name)))
+            found.append((SnapshotFileMetadata(index: index, term: term), FileIO.join(directory, name)))
         }
         return found.sorted {
             ($0.metadata.index, $0.metadata.term) > ($1.metadata.index, $1.metadata.term)
@@ -121,7 +121,7 @@ public final class SnapshotStore: Sendable {
     /// The newest snapshot, or nil if there is none. If the newest file is damaged this throws
     /// ``WALError/corruptSnapshot(file:offset:reason:)`` rather than quietly using an older one: the
     /// WAL may already have released the entries an older snapshot would need.
-    public func loadNewest() throws(WALError) -> Snapshot? {
+    public func loadNewest() throws(WALError) -> SnapshotFile? {
         guard let newest = try list().first else { return nil }
         return try load(listed: newest)
     }
@@ -133,8 +133,8 @@ public final class SnapshotStore: Sendable {
     /// That holds when the member releases the WAL only up to the oldest snapshot it keeps (keep at
     /// least two with ``prune(keep:)``); `acceptable` is where the caller checks it.
     public func loadNewestValid(
-        where acceptable: (SnapshotMetadata) -> Bool
-    ) throws(WALError) -> (snapshot: Snapshot?, skipped: [WALError]) {
+        where acceptable: (SnapshotFileMetadata) -> Bool
+    ) throws(WALError) -> (snapshot: SnapshotFile?, skipped: [WALError]) {
         var skipped: [WALError] = []
         for candidate in try list() where acceptable(candidate.metadata) {
             do throws(WALError) {
@@ -147,7 +147,7 @@ public final class SnapshotStore: Sendable {
     }
 
     /// Loads a listed file and checks that its contents match its name (a renamed file is corrupt).
-    private func load(listed: (metadata: SnapshotMetadata, path: String)) throws(WALError) -> Snapshot {
+    private func load(listed: (metadata: SnapshotFileMetadata, path: String)) throws(WALError) -> SnapshotFile {
         let snapshot = try load(path: listed.path)
         guard snapshot.metadata.index == listed.metadata.index, snapshot.metadata.term == listed.metadata.term else {
             throw .corruptSnapshot(
@@ -159,9 +159,9 @@ public final class SnapshotStore: Sendable {
     }
 
     /// Reads and verifies one snapshot file.
-    public func load(path: String) throws(WALError) -> Snapshot {
+    public func load(path: String) throws(WALError) -> SnapshotFile {
         let bytes = try FileIO.readAll(path)
-        return try FileIO.withRawBytes(bytes) { (raw) throws(WALError) -> Snapshot in
+        return try FileIO.withRawBytes(bytes) { (raw) throws(WALError) -> SnapshotFile in
             func corrupt(_ offset: Int, _ reason: String) -> WALError {
                 .corruptSnapshot(file: path, offset: offset, reason: reason)
             }
@@ -185,8 +185,8 @@ public final class SnapshotStore: Sendable {
             guard dataCount == UInt64(body - membershipEnd - 8) else {
                 throw corrupt(membershipEnd, "data length \(dataCount) does not match the file size")
             }
-            return Snapshot(
-                metadata: SnapshotMetadata(index: index, term: term, membership: Array(raw[28..<membershipEnd])),
+            return SnapshotFile(
+                metadata: SnapshotFileMetadata(index: index, term: term, membership: Array(raw[28..<membershipEnd])),
                 data: Array(raw[(membershipEnd + 8)..<body]))
         }
     }

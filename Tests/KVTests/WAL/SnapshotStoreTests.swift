@@ -3,9 +3,9 @@ import Testing
 @testable import KV
 
 @Suite struct SnapshotStoreTests {
-    func snapshot(index: UInt64, term: UInt64, size: Int = 1000) -> Snapshot {
-        Snapshot(
-            metadata: SnapshotMetadata(index: index, term: term, membership: Array("m1,m2,m3".utf8)),
+    func snapshot(index: UInt64, term: UInt64, size: Int = 1000) -> SnapshotFile {
+        SnapshotFile(
+            metadata: SnapshotFileMetadata(index: index, term: term, membership: Array("m1,m2,m3".utf8)),
             data: (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ Int(index)) })
     }
 

@@ -28,7 +28,7 @@ import Testing
                 if policy.shouldSnapshot(appliedIndex: index, lastSnapshotIndex: lastSnapshot) {
                     let data = (1...index).flatMap { state[$0]!.prefix(1) }
                     try snapshots.save(
-                        Snapshot(metadata: SnapshotMetadata(index: index, term: e.term, membership: [1]), data: data))
+                        SnapshotFile(metadata: SnapshotFileMetadata(index: index, term: e.term, membership: [1]), data: data))
                     try wal.appendAndSync([.snapshotMarker(WALSnapshotMarker(index: index, term: e.term))])
                     // Release only up to the older kept snapshot, so falling back to it stays possible.
                     if let older = try snapshots.list().dropFirst().first?.metadata.index {
