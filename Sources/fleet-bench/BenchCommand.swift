@@ -9,6 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             // One line per benchmark subcommand.
             KVBench.self,
+            WALBench.self,
         ]
     )
 }
