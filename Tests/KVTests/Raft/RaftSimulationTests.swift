@@ -9,14 +9,26 @@ import Testing
     static let chunks = 50
     static let seedsPerChunk = 100
 
-    static func runSeeds(_ seeds: some Sequence<UInt64>) -> [SimFailure] {
+    static func runSeeds(_ seeds: some Sequence<UInt64>, report: Bool = false) -> [SimFailure] {
         var failures: [SimFailure] = []
+        var total = SimStats()
+        var runs = 0
+        var maxRecover = 0
         for seed in seeds {
             do throws(SimFailure) {
-                _ = try Simulation(SimOptions.mixed(seed: seed)).run()
+                let s = try Simulation(SimOptions.mixed(seed: seed)).run()
+                runs += 1
+                total.committed += s.committed
+                total.leaders += s.leaders
+                total.ops += s.ops
+                total.ticksToRecover += s.ticksToRecover
+                maxRecover = max(maxRecover, s.ticksToRecover)
             } catch {
                 failures.append(error)
             }
+        }
+        if report && runs > 0 {
+            print("raft sim: \(runs) ok, \(failures.count) failed; per run avg committed \(total.committed / runs), leaders \(total.leaders / runs), client ops \(total.ops / runs), ticks to recover avg \(total.ticksToRecover / runs) max \(maxRecover)")
         }
         return failures
     }
@@ -45,7 +57,7 @@ import Testing
     @Test func soak() {
         guard let s = environment("RAFT_SOAK_SEEDS"), let n = UInt64(s) else { return }
         let start = UInt64(environment("RAFT_SOAK_START").flatMap { UInt64($0) } ?? 1_000_000)
-        let failures = Self.runSeeds(start..<start + n)
+        let failures = Self.runSeeds(start..<start + n, report: true)
         for f in failures.prefix(10) { Issue.record("\(f)") }
         #expect(failures.isEmpty)
     }

@@ -10,6 +10,8 @@ struct SimOptions {
     /// Once faults stop, a leader must exist and all pending writes must commit within this.
     var livenessBound = 600
     var membershipChanges = true
+    /// Leader churn: frequently crash or isolate the leader (exercises elections and log repair).
+    var churn = false
     var electionTick = 10
     var heartbeatTick = 2
 
@@ -18,7 +20,9 @@ struct SimOptions {
         var r = SplitMix64(seed: seed ^ 0xA5A5_5A5A_DEAD_BEEF)
         let sizes = [3, 3, 5, 5, 7]
         let rates = [0.0, 0.1, 0.3, 0.5, 0.8]
-        return SimOptions(seed: seed, nodes: sizes[Int(r.next() % 5)], faultRate: rates[Int(r.next() % 5)])
+        var o = SimOptions(seed: seed, nodes: sizes[Int(r.next() % 5)], faultRate: rates[Int(r.next() % 5)])
+        o.churn = o.faultRate > 0 && r.next() % 5 < 2
+        return o
     }
 }
 
@@ -111,8 +115,8 @@ final class Simulation {
         drop = 0.15 * f
         dup = 0.1 * f
         maxDelay = 1 + Int(8 * f)
-        crashRate = 0.01 * f
-        partitionRate = 0.02 * f
+        crashRate = 0.05 * f
+        partitionRate = 0.06 * f
         deferRate = 0.3 * f
         let ids = (1...UInt64(opt.nodes)).map { $0 }
         for id in ids { addNode(id, disk: MemoryStorage.bootstrap(voters: ids)) }
@@ -126,7 +130,8 @@ final class Simulation {
         // Mostly the production settings; some seeds run without pre-vote or check-quorum.
         let variant = opt.seed % 10
         return RaftConfig(id: id, electionTick: opt.electionTick, heartbeatTick: opt.heartbeatTick,
-                          maxEntriesPerMessage: 8, maxInflightMessages: 4,
+                          maxEntriesPerMessage: [1, 2, 8, 64][Int(opt.seed / 10 % 4)],
+                          maxInflightMessages: [1, 4, 16][Int(opt.seed / 40 % 3)],
                           preVote: variant != 7, checkQuorum: variant != 8,
                           randomSeed: opt.seed)
     }
@@ -208,7 +213,27 @@ final class Simulation {
     // MARK: - Faults
 
     func injectFaults() {
-        if chance(crashRate), let id = pick(aliveIDs) { crash(id) }
+        if opt.churn {
+            let down = nodes.keys.filter { nodes[$0]!.raft == nil && !removed.contains($0) }.sorted()
+            if chance(0.04), let l = bestLeader() {
+                if rng.next() % 2 == 0 && down.count < opt.nodes / 2 {
+                    crash(l)
+                } else {
+                    let ids = nodes.keys.filter { !removed.contains($0) }.sorted()
+                    blocked = []
+                    for y in ids where y != l {
+                        if rng.next() % 3 != 0 { blocked.insert(Link(from: y, to: l)); blocked.insert(Link(from: l, to: y)) }
+                    }
+                }
+            }
+            if chance(0.08), let id = pick(down) { restart(id) }
+            if chance(0.03) { blocked = [] }
+        }
+        if chance(crashRate) {
+            // Leaders are the interesting victims: half the crashes hit one.
+            let victims = rng.next() % 2 == 0 && !currentLeaders().isEmpty ? currentLeaders() : aliveIDs
+            if let id = pick(victims) { crash(id) }
+        }
         let down = nodes.keys.filter { nodes[$0]!.raft == nil && !removed.contains($0) }.sorted()
         if chance(crashRate * 3), let id = pick(down) { restart(id) }
         if chance(partitionRate) {
@@ -348,7 +373,9 @@ final class Simulation {
             } else {
                 persisted[key] = (prev, e)
             }
-            if let c = committed[e.index], c.term != e.term {
+            // A lagging node may hold stale entries past its own commit index; entries at or
+            // below its commit index must be the committed ones.
+            if e.index <= n.raft!.commitIndex, let c = committed[e.index], c.term != e.term {
                 throw fail("committed entry overwritten", "node \(id) persists term \(e.term) at committed index \(e.index) (term \(c.term))")
             }
         }
