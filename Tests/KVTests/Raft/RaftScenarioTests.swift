@@ -119,19 +119,35 @@ import Testing
         c.stabilize(allow: { [3, 4, 5].contains($0.from) && [3, 4, 5].contains($0.to) && $0.kind != .append })
         #expect(c.nodes[5]!.role == .leader)
         c.inbox = []                                    // its index 7 (term 3) reaches nobody
+        c.nodes[1]!.step(Message(kind: .heartbeat, from: 5, to: 1, term: 3))  // node 1 steps down
+        c.flush()
+        c.inbox = []
+        #expect(c.nodes[1]!.role == .follower)
         c.nodes[1]!.campaign()                          // term 4 with votes from 2, 3
         c.stabilize(allow: { [1, 2, 3].contains($0.from) && [1, 2, 3].contains($0.to) && $0.kind != .append && $0.kind != .appendResponse })
         #expect(c.nodes[1]!.role == .leader)
-        // Node 3 receives index 7 (term 2) alone and acks it; node 2 acks the term-4 no-op.
+        // Node 3 receives index 7 (term 2) alone and acks it; node 2 acks the term-4 no-op
+        // (index 8). Index 7 is now on nodes 1, 2 and 3: a majority, but from term 2.
+        c.inbox = []
+        c.nodes[1]!.tick()                              // heartbeats restart replication
+        final class Count { var appendsTo3With8 = 0 }
+        let count = Count()
         c.stabilize(allow: { m in
-            (m.from == 1 && m.to == 3 && m.kind == .append && (m.entries.isEmpty || m.entries[0].index <= 7))
-                || (m.from == 3 && m.to == 1) || (m.from == 1 && m.to == 2) || (m.from == 2 && m.to == 1)
+            if m.from == 1 && m.to == 3 && m.kind == .append && m.entries.contains(where: { $0.index == 8 }) {
+                count.appendsTo3With8 += 1
+                return count.appendsTo3With8 == 1      // the first one is rejected (node 3 lacks 7)
+            }
+            return ([2, 3].contains(m.to) && m.from == 1) || ([2, 3].contains(m.from) && m.to == 1)
         })
         let committedBy1 = c.nodes[1]!.commitIndex
+        c.inbox = []
+        c.nodes[5]!.step(Message(kind: .heartbeat, from: 1, to: 5, term: 4))  // node 5 steps down
+        c.flush()
         c.inbox = []
         c.nodes[1] = nil                                // node 1 crashes
         c.nodes[5]!.campaign()                          // term 5 with votes from 3, 4
         c.stabilize(allow: { [3, 4, 5].contains($0.from) && [3, 4, 5].contains($0.to) })
+        #expect(c.nodes[5]!.role == .leader && c.nodes[5]!.term == 5)
         // Leader completeness: whoever leads now holds everything node 1 committed.
         for l in c.leaders {
             for i in 1...committedBy1 {
