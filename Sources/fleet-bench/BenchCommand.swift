@@ -10,6 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
             // One line per benchmark subcommand.
             KVBench.self,
             WALBench.self,
+            RaftBench.self,
         ]
     )
 }
