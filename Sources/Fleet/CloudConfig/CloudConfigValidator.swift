@@ -139,7 +139,7 @@ struct SemanticChecker {
             for (index, unit) in (coreos["units"]?.items ?? []).enumerated() {
                 if let built = buildUnit(unit, path: "coreos.units[\(index)]") { config.units.append(built) }
             }
-            if let section = coreos["etcd2"] { checkEtcd2(config, sectionLine: section.line) }
+            if let entry = coreos.entries.first(where: { $0.key == "etcd2" }) { checkEtcd2(config, sectionLine: entry.keyLine) }
             if config.fleet != nil { checkFleet(config) }
         }
         return config

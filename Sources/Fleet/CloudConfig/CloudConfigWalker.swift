@@ -83,7 +83,9 @@ struct CloudConfigWalker {
 
     static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    mutating func walk(_ node: Node, _ type: CCType, path: String) -> CCValue? {
+    /// - Parameter keyLine: the line of the key holding this value; a wrong-typed list or mapping is
+    ///   reported there (its own mark is on the next line, which reads oddly).
+    mutating func walk(_ node: Node, _ type: CCType, path: String, keyLine: Int? = nil) -> CCValue? {
         let line = Self.line(of: node)
         if case .anything = type { return .opaque(line: line) }
         if Self.isNull(node) {
@@ -133,7 +135,7 @@ struct CloudConfigWalker {
         default:
             break
         }
-        error(line, path, "\(type.expectation), got \(Self.describe(node))")
+        error(keyLine ?? line, path, "\(type.expectation), got \(Self.describe(node))")
         return nil
     }
 
@@ -162,7 +164,7 @@ struct CloudConfigWalker {
                 continue
             }
             if let deprecation = field.deprecation { warning(keyLine, keyPath, "deprecated key (\(deprecation))") }
-            if let value = walk(valueNode, field.type, path: keyPath) {
+            if let value = walk(valueNode, field.type, path: keyPath, keyLine: keyLine) {
                 entries.append(CCEntry(key: key, keyLine: keyLine, value: value))
             }
         }

@@ -63,11 +63,14 @@ public struct UserData: Equatable, Sendable {
 
     static func classify(_ text: String) -> UserDataFormat {
         if text.allSatisfy({ $0.isWhitespace }) { return .empty }
-        let firstLine = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        var header = Substring(firstLine)
-        while let last = header.last, last.isWhitespace { header = header.dropLast() }
-        if header == "#cloud-config" { return .cloudConfig }
-        if header.hasPrefix("#!") { return .script }
+        // Split on the first "\n" scalar: as Characters, "\r\n" is a single grapheme.
+        let scalars = text.unicodeScalars
+        let firstLine = scalars.prefix(while: { $0 != "\n" })
+        var header = Substring.UnicodeScalarView(firstLine)
+        while let last = header.last, last.properties.isWhitespace { header = header.dropLast() }
+        let headerText = String(header)
+        if headerText == "#cloud-config" { return .cloudConfig }
+        if headerText.hasPrefix("#!") { return .script }
         if isIgnition(text) { return .ignition }
         return .unrecognized
     }
