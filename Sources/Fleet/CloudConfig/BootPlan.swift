@@ -78,6 +78,11 @@ public struct BootPlan: Equatable, Sendable {
     /// Warnings and infos found while validating (errors prevent a plan from existing).
     public var report: CloudConfigReport
 
+    /// One action per line, numbered, for logs and `fleetd validate --plan`-style output.
+    public var text: String {
+        actions.enumerated().map { "\($0.offset + 1). \($0.element)" }.joined(separator: "\n") + "\n"
+    }
+
     /// Where a user-data script is written before it runs.
     public static let scriptPath = "/var/lib/coreos-cloudinit/scripts/user-data"
 

@@ -198,7 +198,10 @@ extension FleetConfig {
             guard !isDirectory.boolValue else {
                 throw FleetConfigFailure(errors: [.configFile(path: path, reason: "is a directory, expected a file")])
             }
-            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            // FileHandle rather than String(contentsOfFile:), which refuses character devices like /dev/null.
+            guard let handle = FileHandle(forReadingAtPath: path),
+                let data = try? handle.readToEnd() ?? Data(), let text = String(data: data, encoding: .utf8)
+            else {
                 throw FleetConfigFailure(errors: [.configFile(path: path, reason: "cannot be read as UTF-8 text")])
             }
             let parsed = configFileSettings(path: path, contents: text)
@@ -295,5 +298,63 @@ extension FleetConfig {
         guard let v = Double(text), v.isFinite, v > 0 else { return "expected a number of seconds greater than 0, like \"2.5\"" }
         set(v)
         return nil
+    }
+
+    /// What `fleetd` should do, decided from its command line and environment in one call.
+    public enum Startup: Equatable, Sendable {
+        /// Run with this configuration; log the warnings.
+        case run(FleetConfig, warnings: [String])
+        /// Print `FleetConfig.usage` and exit 0.
+        case help
+        /// Print the version and exit 0.
+        case version
+    }
+
+    /// `fleetd [flags]` in one call: parses the command line, reads the config file, applies
+    /// `FLEET_*` and the optional cloud-config layer, with the precedence documented on `FleetConfig`.
+    ///
+    /// - Throws: `FleetConfigFailure` (a usage error is wrapped as its only entry).
+    public static func startup(arguments: [String], environment: [String: String],
+                               cloudConfig: [String: FleetSetting] = [:]) throws(FleetConfigFailure) -> Startup {
+        let commandLine: FleetCommandLine
+        do {
+            commandLine = try parseCommandLine(arguments)
+        } catch {
+            throw FleetConfigFailure(errors: [error])
+        }
+        switch commandLine {
+        case .help: return .help
+        case .version: return .version
+        case .run(let flags, let configPath):
+            let (config, warnings) = try load(flags: flags, configPath: configPath, environment: environment,
+                                              cloudConfig: cloudConfig)
+            return .run(config, warnings: warnings)
+        }
+    }
+
+    /// The text for `fleetd --help`.
+    public static var usage: String {
+        var lines = ["Usage: fleetd [--config PATH] [--OPTION=VALUE ...]", "",
+                     "Runs the fleet agent (and engine). Options come from, highest first: flags, FLEET_<OPTION>",
+                     "environment variables, the config file (--config, else \(defaultConfigPath) if present),",
+                     "then defaults. Option names take '-' or '_'.", ""]
+        let defaults = FleetConfig()
+        for option in FleetOption.all {
+            let value: String
+            switch option.name {
+            case "agent_ttl": value = "30s"
+            case "etcd_servers": value = defaults.etcdServers.joined(separator: ",")
+            case "etcd_key_prefix": value = defaults.etcdKeyPrefix
+            case "etcd_request_timeout": value = "1.0"
+            case "engine_reconcile_interval": value = "2.0"
+            case "units_directory": value = defaults.unitsDirectory
+            case "token_limit": value = "100"
+            case "verbosity": value = "0"
+            default: value = option.kind == .bool ? "false" : ""
+            }
+            let note = option.deprecation.map { " (\($0))" } ?? ""
+            lines.append("  --\(option.flagName)  [\(option.environmentName)] default \"\(value)\"\(note)")
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 }

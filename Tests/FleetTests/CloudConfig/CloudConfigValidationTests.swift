@@ -252,3 +252,46 @@ private func lines(_ report: CloudConfigReport) -> [String] { report.diagnostics
         #expect(missing.exitStatus == 1)
     }
 }
+
+@Suite struct CloudConfigYAMLEdgeTests {
+    @Test func anchorsAndAliasesResolve() throws {
+        let text = """
+            #cloud-config
+            coreos:
+              units:
+                - name: a.service
+                  content: &unit |
+                    [Service]
+                    ExecStart=/bin/true
+                - name: b.service
+                  content: *unit
+            """
+        let report = CloudConfig.validate(text: text)
+        #expect(report.diagnostics.isEmpty, "\(report.text)")
+        let config = try CloudConfig.parse(UserData(text: text)).config
+        #expect(config.units.map(\.content) == ["[Service]\nExecStart=/bin/true\n", "[Service]\nExecStart=/bin/true\n"])
+    }
+
+    @Test func secondDocumentIsAnError() {
+        let report = CloudConfig.validate(text: "#cloud-config\nhostname: a\n---\nhostname: b\n")
+        #expect(report.errors.count == 1)
+        #expect(report.errors.first?.line == 3)
+    }
+
+    @Test func topLevelMustBeAMapping() {
+        let report = CloudConfig.validate(text: "#cloud-config\n- a\n- b\n")
+        #expect(report.diagnostics.map(\.description) == ["line 2: error: expected a mapping, got a list"])
+    }
+
+    @Test func emptyValuesAreWarningsNotZeros() throws {
+        let text = "#cloud-config\nhostname:\ncoreos:\n  fleet:\n    verbosity: ~\n"
+        let report = CloudConfig.validate(text: text)
+        #expect(report.diagnostics.map(\.description) == [
+            "line 2: warning: hostname: has no value; ignored",
+            "line 5: warning: coreos.fleet.verbosity: has no value; ignored",
+        ])
+        let config = try CloudConfig.parse(UserData(text: text)).config
+        #expect(config.hostname == nil)
+        #expect(config.fleet == [])
+    }
+}

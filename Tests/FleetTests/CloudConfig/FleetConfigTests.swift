@@ -166,4 +166,25 @@ import Testing
         #expect(FleetValues.formatFloat(2) == "2")
         #expect(FleetValues.formatFloat(2.5) == "2.5")
     }
+
+    @Test func startupInOneCall() throws {
+        #expect(try FleetConfig.startup(arguments: ["--help"], environment: [:]) == .help)
+        guard case .run(let config, let warnings) = try FleetConfig.startup(
+            arguments: ["--config", "/dev/null", "--verbosity=1"], environment: ["FLEET_AGENT_TTL": "5s"])
+        else { Issue.record("expected .run"); return }
+        #expect(config.verbosity == 1)
+        #expect(config.agentTTL == .seconds(5))
+        #expect(warnings.isEmpty)
+        #expect(throws: FleetConfigFailure(errors: [.unexpectedArgument("extra")])) {
+            try FleetConfig.startup(arguments: ["extra"], environment: [:])
+        }
+        do {
+            _ = try FleetConfig.startup(arguments: ["--config", "/dev/null"], environment: ["FLEET_AGENT_TTL": "12abc"])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description == "FLEET_AGENT_TTL: expected a duration like \"30s\", got 12abc")
+        }
+        #expect(FleetConfig.usage.contains("--agent-ttl  [FLEET_AGENT_TTL] default \"30s\""))
+    }
 }
+
