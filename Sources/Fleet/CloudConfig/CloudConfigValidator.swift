@@ -80,7 +80,7 @@ extension CloudConfig {
         do {
             root = try Yams.compose(yaml: userData.text)
         } catch {
-            return (CloudConfigReport(format: .cloudConfig, diagnostics: [yamlDiagnostic(error)]), nil)
+            return (CloudConfigReport(format: .cloudConfig, diagnostics: [yamlDiagnostic(error, text: userData.text)]), nil)
         }
         var walker = CloudConfigWalker()
         guard let root, !CloudConfigWalker.isNull(root) else {
@@ -95,7 +95,7 @@ extension CloudConfig {
     }
 
     /// A YAML library error as a diagnostic at its line.
-    static func yamlDiagnostic(_ error: Error) -> CloudConfigDiagnostic {
+    static func yamlDiagnostic(_ error: Error, text: String? = nil) -> CloudConfigDiagnostic {
         switch error {
         case YamlError.scanner(let context, let problem, let mark, _),
             YamlError.parser(let context, let problem, let mark, _),
@@ -103,6 +103,13 @@ extension CloudConfig {
             let prefix = context.map { "\($0.text) (line \($0.mark.line)): " } ?? ""
             return CloudConfigDiagnostic(line: mark.line, severity: .error, path: "", message: "YAML: \(prefix)\(problem)")
         case YamlError.duplicatedKeysInMapping(let duplicates, let context):
+            // Yams marks the mapping, not the repeated key; find the repeat so the user lands on it.
+            let key = duplicates.first ?? ""
+            let found = text.map { repeatedKeyLines(key, in: $0, from: context.mark.line) } ?? []
+            if found.count >= 2 {
+                return CloudConfigDiagnostic(line: found[1], severity: .error, path: "",
+                                             message: "duplicate key \"\(key)\" (first set on line \(found[0]))")
+            }
             return CloudConfigDiagnostic(line: context.mark.line, severity: .error, path: "",
                                          message: "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) in this mapping")
         case YamlError.reader(let problem, _, _, _):
@@ -111,6 +118,19 @@ extension CloudConfig {
             return CloudConfigDiagnostic(line: 1, severity: .error, path: "", message: "YAML: \(error)")
         }
     }
+}
+
+/// Lines (1-based, at or after `from`) whose first token is `key:` — used to locate a repeated key.
+fileprivate func repeatedKeyLines(_ key: String, in text: String, from: Int) -> [Int] {
+    var result: [Int] = []
+    for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where offset + 1 >= from {
+        var body = line.drop(while: { $0 == " " || $0 == "-" })
+        if body.hasPrefix("\"") || body.hasPrefix("'") { body = body.dropFirst() }
+        if body.hasPrefix(key), body.dropFirst(key.count).drop(while: { $0 == "\"" || $0 == "'" }).hasPrefix(":") {
+            result.append(offset + 1)
+        }
+    }
+    return result
 }
 
 /// Checks that need more than one value or a real decoder, and builds the typed model.
