@@ -315,6 +315,22 @@ private func dropIn(_ plan: BootPlan, _ path: String) -> String? {
         #expect(kv.discovery == "http://10.77.1.11:2479/v2/keys/_etcd/registry/fleet-kv-demo")
     }
 
+    @Test func discoveryServiceUnitRunsAValidKVCommand() throws {
+        let text = try String(contentsOf: Self.directory.appendingPathComponent("kv-discovery-1.yaml"), encoding: .utf8)
+        let config = try CloudConfig.parse(UserData(text: text)).config
+        let unit = try #require(config.units.first(where: { $0.name == "kv-discovery.service" }))
+        let content = try #require(unit.content).replacingOccurrences(of: "\\\n", with: " ")
+        let execStart = try #require(content.split(separator: "\n").first(where: { $0.hasPrefix("ExecStart=") }))
+        let words = execStart.dropFirst("ExecStart=".count).split(separator: " ").map(String.init)
+        #expect(Array(words.prefix(2)) == ["/usr/bin/fleetd", "kv"])
+        guard case .run(let kv, let warnings) = try KVConfig.parse(arguments: Array(words.dropFirst(2)), environment: [:])
+        else { Issue.record("expected .run"); return }
+        #expect(warnings.isEmpty)
+        #expect(kv.name == "discovery")
+        #expect(kv.advertiseClientURLs == [KVURL(scheme: "http", host: "10.77.1.11", port: 2479)])
+        #expect(kv.initialCluster.description == "discovery=http://127.0.0.1:2480")
+    }
+
     @Test func workerPointsAtTheMembers() throws {
         let text = try String(contentsOf: Self.directory.appendingPathComponent("worker.yaml"), encoding: .utf8)
         let p = try plan(text, HostAddresses(privateIPv4: "10.77.1.21"))
