@@ -34,8 +34,9 @@ extension CloudConfig {
     ///
     /// - Parameter addresses: values for `$public_ipv4` etc.; a variable the file uses without a value is
     ///   an error (cloudinit silently substituted an empty string).
-    /// - Throws: `CloudConfigInvalid` with the full report. For a script, Ignition or empty user-data there
-    ///   is no document; use `UserData` and `BootPlan.make(for:addresses:)` to handle every format.
+    /// - Throws: `CloudConfigInvalid` with the full report.
+    /// - Returns: the document and the validation report (its warnings). Scripts, Ignition and empty
+    ///   user-data give an empty document; `BootPlan.make(for:addresses:)` handles every format.
     public static func parse(_ userData: UserData, addresses: HostAddresses = HostAddresses()) throws(CloudConfigInvalid) -> (config: CloudConfig, report: CloudConfigReport) {
         let first = analyze(userData)
         guard first.report.isValid else { throw CloudConfigInvalid(report: first.report) }
@@ -72,7 +73,8 @@ extension CloudConfig {
                 message: "this is an Ignition config; it is not cloud-config and nothing will be applied")]), nil)
         case .unrecognized:
             return (CloudConfigReport(format: .unrecognized, diagnostics: [CloudConfigDiagnostic(
-                line: 1, severity: .error, path: "", message: "must be \"#cloud-config\" or begin with \"#!\"")]), nil)
+                line: 1, severity: .error, path: "",
+                message: userData.problem ?? "must be \"#cloud-config\" or begin with \"#!\"")]), nil)
         case .cloudConfig:
             break
         }

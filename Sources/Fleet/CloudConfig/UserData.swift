@@ -29,6 +29,8 @@ public struct UserData: Equatable, Sendable {
     public var text: String
     /// True when the input was gzip-compressed.
     public var wasCompressed: Bool
+    /// Why bytes could not be read as text (corrupt gzip, not UTF-8); nil when they could.
+    public var problem: String?
 
     /// Classifies user-data the way coreos-cloudinit did: gunzip first if the bytes carry the gzip
     /// magic, then look at the first line. Undecodable gzip or non-UTF-8 text is `.unrecognized`.
@@ -36,18 +38,20 @@ public struct UserData: Equatable, Sendable {
         var data = bytes
         wasCompressed = false
         if data.count >= 2, data[0] == 0x1f, data[1] == 0x8b {
-            if let inflated = try? Gzip.decompress(data) {
-                data = inflated
+            do {
+                data = try Gzip.decompress(data)
                 wasCompressed = true
-            } else {
+            } catch {
                 format = .unrecognized
                 text = ""
+                problem = "gzip-compressed user-data cannot be decompressed: \(error.reason)"
                 return
             }
         }
         guard let decoded = String(validating: data, as: UTF8.self) else {
             format = .unrecognized
             text = ""
+            problem = "user-data is not UTF-8 text"
             return
         }
         text = decoded

@@ -41,6 +41,10 @@ private func lines(_ report: CloudConfigReport) -> [String] { report.diagnostics
         #expect(data.format == .cloudConfig)
         #expect(CloudConfig.validate(data).exitStatus == 0)
         #expect(try CloudConfig.parse(data).config.hostname == "gz")
+        let corrupt = UserData(bytes: Array(bytes.prefix(20)))
+        #expect(CloudConfig.validate(corrupt).diagnostics.map(\.description)
+            == ["line 1: error: gzip-compressed user-data cannot be decompressed: unexpected end of compressed data"])
+        #expect(UserData(bytes: [0x23, 0xff, 0xfe]).problem == "user-data is not UTF-8 text")
     }
 
     @Test func minimalFileIsClean() throws {
