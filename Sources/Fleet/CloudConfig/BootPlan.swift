@@ -65,6 +65,34 @@ public struct EnvironmentEntry: Equatable, Sendable {
     }
 }
 
+/// Which units the `coreos.etcd2` and `coreos.fleet` sections configure.
+///
+/// CoreOS had two daemons, `etcd2.service` and `fleet.service`, each with its own drop-in. This project
+/// runs one daemon, `fleetd.service` (units/fleetd.service), which reads both `ETCD_*` and `FLEET_*`, so
+/// with `.fleetd` both sections land in one drop-in for it, and user-data written for CoreOS that
+/// starts `etcd2.service` or `fleet.service` (without giving their content) starts `fleetd.service`
+/// instead, once. `.coreOS` reproduces coreos-cloudinit's output exactly.
+public struct SectionUnits: Equatable, Sendable {
+    /// Unit whose drop-in gets the `ETCD_*` variables.
+    public var etcd2: String
+    /// Unit whose drop-in gets the `FLEET_*` variables.
+    public var fleet: String
+    /// Content-less user units renamed to another unit (`etcd2.service` → `fleetd.service`).
+    public var aliases: [String: String]
+
+    public init(etcd2: String, fleet: String, aliases: [String: String] = [:]) {
+        self.etcd2 = etcd2
+        self.fleet = fleet
+        self.aliases = aliases
+    }
+
+    /// coreos-cloudinit: `etcd2.service` and `fleet.service`.
+    public static let coreOS = SectionUnits(etcd2: "etcd2.service", fleet: "fleet.service")
+    /// This project: everything goes to `fleetd.service`.
+    public static let fleetd = SectionUnits(etcd2: "fleetd.service", fleet: "fleetd.service",
+                                            aliases: ["etcd2.service": "fleetd.service", "fleet.service": "fleetd.service"])
+}
+
 /// The ordered actions a boot would take for some user-data, plus what the machine should run.
 public struct BootPlan: Equatable, Sendable {
     public var format: UserDataFormat
@@ -89,9 +117,12 @@ public struct BootPlan: Equatable, Sendable {
     /// Validates the user-data and, if it has no error, plans the boot. A bad file produces errors and no
     /// actions at all.
     ///
-    /// - Parameter addresses: for `$public_ipv4` etc.; merge `HostAddresses(environment:)` in to get
-    ///   cloudinit's environment fallback.
-    public static func make(for userData: UserData, addresses: HostAddresses = HostAddresses()) throws(CloudConfigInvalid) -> BootPlan {
+    /// - Parameters:
+    ///   - addresses: for `$public_ipv4` etc.; merge `HostAddresses(environment:)` in to get cloudinit's
+    ///     environment fallback.
+    ///   - units: where the etcd2/fleet sections go; `.fleetd` (this project's daemon) by default.
+    public static func make(for userData: UserData, addresses: HostAddresses = HostAddresses(),
+                            units: SectionUnits = .fleetd) throws(CloudConfigInvalid) -> BootPlan {
         switch userData.format {
         case .empty, .ignition:
             return BootPlan(format: userData.format, actions: [], config: nil, role: nil,
@@ -124,7 +155,7 @@ public struct BootPlan: Equatable, Sendable {
                 CloudConfigDiagnostic(line: 1, severity: .error, path: "coreos.etcd2", message: error.description)
             ]))
         }
-        let actions = BootPlanner(config: config, addresses: addresses).actions()
+        let actions = BootPlanner(config: config, addresses: addresses, targets: units).actions()
         return BootPlan(format: .cloudConfig, actions: actions, config: config, role: role, report: report)
     }
 }

@@ -2,6 +2,7 @@
 struct BootPlanner {
     var config: CloudConfig
     var addresses: HostAddresses
+    var targets: SectionUnits
 
     /// Unit path rule: `/(run|etc)/systemd/(system|network)/<name>`.
     static func unitDirectory(_ unit: CloudConfig.Unit) -> String {
@@ -19,18 +20,24 @@ struct BootPlanner {
         return text
     }
 
-    /// Units cloudinit derives from sections, before the user's units: etcd2, fleet, locksmith.
+    /// Units cloudinit derives from sections, before the user's units: etcd2, fleet, locksmith. When
+    /// etcd2 and fleet target the same unit, their variables share one drop-in (ETCD_* first).
     func sectionUnits() -> [CloudConfig.Unit] {
         var units: [CloudConfig.Unit] = []
         func add(_ name: String, _ entries: [(name: String, value: String)]) {
             guard !entries.isEmpty else { return }
+            if let index = units.firstIndex(where: { $0.name == name }) {
+                let merged = Self.environmentDropIn(entries).dropFirst("[Service]\n".count)
+                units[index].dropIns[0].content += merged
+                return
+            }
             var unit = CloudConfig.Unit(name: name)
             unit.runtime = true
             unit.dropIns = [CloudConfig.DropIn(name: "20-cloudinit.conf", content: Self.environmentDropIn(entries))]
             units.append(unit)
         }
-        add("etcd2.service", config.etcdEnvironment)
-        add("fleet.service", config.fleetEnvironment)
+        add(targets.etcd2, config.etcdEnvironment)
+        add(targets.fleet, config.fleetEnvironment)
         add("locksmithd.service", (config.locksmith ?? []).filter { !$0.value.isEmpty }.map { setting in
             switch setting.key {
             case "window_start": return ("REBOOT_WINDOW_START", setting.value)
@@ -39,6 +46,24 @@ struct BootPlanner {
             }
         })
         return units
+    }
+
+    /// The user's units with content-less aliases renamed (`etcd2.service` → `fleetd.service`); a
+    /// renamed entry that repeats an earlier one's command for the same unit is dropped.
+    func userUnits() -> [CloudConfig.Unit] {
+        var result: [CloudConfig.Unit] = []
+        for var unit in config.units {
+            if unit.content == nil, let target = targets.aliases[unit.name] {
+                unit.name = target
+                if result.contains(where: { $0.name == target && $0.command == unit.command })
+                    && unit.dropIns.isEmpty && !unit.enable && !unit.mask
+                {
+                    continue
+                }
+            }
+            result.append(unit)
+        }
+        return result
     }
 
     /// Units implied by `coreos.update` (reference §2.7).
@@ -108,7 +133,7 @@ struct BootPlanner {
             actions.append(.updateEnvironmentFile(path: "/etc/environment", values: values, template: nil))
         }
         // 6.–7. units: network units first, then the others (section drop-ins before the user's units)
-        let all = sectionUnits() + config.units + updateUnits()
+        let all = sectionUnits() + userUnits() + updateUnits()
         let ordered = all.filter(\.isNetworkUnit) + all.filter { !$0.isNetworkUnit }
         var wroteUnitFiles = false
         for unit in ordered {

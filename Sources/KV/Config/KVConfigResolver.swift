@@ -30,7 +30,7 @@ extension KVConfig {
         }
         func bool(_ name: String) -> Bool? {
             guard let text = string(name) else { return nil }
-            guard let value = parseGoBool(text.kvTrimmed) else {
+            guard let value = KVFlag.parseBool(text.kvTrimmed) else {
                 bad(name, "expected true or false")
                 return nil
             }

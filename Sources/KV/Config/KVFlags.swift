@@ -98,16 +98,18 @@ public struct KVFlag: Sendable, Equatable {
     }
 }
 
+extension KVFlag {
+    /// Go's `strconv.ParseBool`, which both etcd flags and `ETCD_*` variables use.
+    static func parseBool(_ text: String) -> Bool? {
+        switch text {
+        case "1", "t", "T", "TRUE", "true", "True": return true
+        case "0", "f", "F", "FALSE", "false", "False": return false
+        default: return nil
+        }
+    }
+}
+
 extension String {
     var kvUnderscored: String { String(map { $0 == "-" ? "_" : $0 }) }
     var kvDashed: String { String(map { $0 == "_" ? "-" : $0 }) }
-}
-
-/// Go's `strconv.ParseBool`, which both etcd flags and `ETCD_*` variables use.
-func parseGoBool(_ text: String) -> Bool? {
-    switch text {
-    case "1", "t", "T", "TRUE", "true", "True": return true
-    case "0", "f", "F", "FALSE", "false", "False": return false
-    default: return nil
-    }
 }

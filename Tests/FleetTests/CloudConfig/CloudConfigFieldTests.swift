@@ -217,7 +217,7 @@ import Testing
     @Test func dropInValuesAreEscapedForSystemd() throws {
         let plan = try BootPlan.make(for: UserData(text: "#cloud-config\ncoreos:\n  fleet:\n    metadata: 'note=say \"hi\"'\n"))
         #expect(plan.actions.first == .writeDropIn(
-            unit: "fleet.service", path: "/run/systemd/system/fleet.service.d/20-cloudinit.conf",
+            unit: "fleetd.service", path: "/run/systemd/system/fleetd.service.d/20-cloudinit.conf",
             content: "[Service]\nEnvironment=\"FLEET_METADATA=note=say \\\"hi\\\"\"\n"))
     }
 }

@@ -5,8 +5,9 @@ import Testing
 
 private let vagrantAddresses = HostAddresses(publicIPv4: "203.0.113.29", privateIPv4: "192.0.2.13")
 
-private func plan(_ text: String, _ addresses: HostAddresses = vagrantAddresses) throws -> BootPlan {
-    try BootPlan.make(for: UserData(text: text), addresses: addresses)
+/// Plans like coreos-cloudinit (etcd2.service / fleet.service), to compare with its observed output.
+private func plan(_ text: String, _ addresses: HostAddresses = vagrantAddresses, units: SectionUnits = .coreOS) throws -> BootPlan {
+    try BootPlan.make(for: UserData(text: text), addresses: addresses, units: units)
 }
 
 private func dropIn(_ plan: BootPlan, _ path: String) -> String? {
@@ -73,6 +74,28 @@ private func dropIn(_ plan: BootPlan, _ path: String) -> String? {
             "start flanneld.service",
             "start docker-tcp.socket",
         ])
+    }
+
+    @Test func fleetdModeMergesSectionsAndAliasesUnits() throws {
+        let p = try plan(ReferenceUserData.vagrantSample, units: .fleetd)
+        #expect(dropIn(p, "/run/systemd/system/fleetd.service.d/20-cloudinit.conf") == """
+            [Service]
+            Environment="ETCD_ADVERTISE_CLIENT_URLS=http://203.0.113.29:2379"
+            Environment="ETCD_INITIAL_ADVERTISE_PEER_URLS=http://192.0.2.13:2380"
+            Environment="ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:2379,http://0.0.0.0:4001"
+            Environment="ETCD_LISTEN_PEER_URLS=http://192.0.2.13:2380,http://192.0.2.13:7001"
+            Environment="FLEET_PUBLIC_IP=203.0.113.29"
+
+            """)
+        let commands = p.actions.compactMap { action -> String? in
+            if case .unitCommand = action { return action.description }
+            return nil
+        }
+        // etcd2.service and fleet.service both become one start of fleetd.service.
+        #expect(commands == ["start fleetd.service", "start flanneld.service", "start docker-tcp.socket"])
+        // A unit the user defines with content is never renamed.
+        let own = try plan("#cloud-config\ncoreos:\n  units:\n    - name: fleet.service\n      content: |\n        [Service]\n        ExecStart=/bin/true\n      command: start\n", units: .fleetd)
+        #expect(own.actions.last == .unitCommand(unit: "fleet.service", command: .start))
     }
 
     @Test func fleetSectionDropInMatchesObservedOutput() throws {
@@ -298,14 +321,17 @@ private func dropIn(_ plan: BootPlan, _ path: String) -> String? {
     @Test(arguments: 1...3)
     func staticMembersFormOneCluster(_ index: Int) throws {
         let text = try String(contentsOf: Self.directory.appendingPathComponent("kv-static-\(index).yaml"), encoding: .utf8)
-        let p = try plan(text, HostAddresses())
+        let p = try plan(text, HostAddresses(), units: .fleetd)
         guard case .member(let kv) = p.role else { Issue.record("expected a member"); return }
         #expect(kv.name == "kv\(index)")
         #expect(kv.initialCluster.members.map(\.name) == ["kv1", "kv2", "kv3"])
         #expect(kv.initialAdvertisePeerURLs == [KVURL(scheme: "http", host: "10.77.1.1\(index)", port: 2380)])
         #expect(kv.advertiseClientURLs == [KVURL(scheme: "http", host: "10.77.1.1\(index)", port: 2379)])
         #expect(kv.initialClusterToken == "fleet-kv-static")
-        #expect(p.actions.last == .unitCommand(unit: "fleet.service", command: .start))
+        #expect(p.actions.last == .unitCommand(unit: "fleetd.service", command: .start))
+        let dropInText = try #require(dropIn(p, "/run/systemd/system/fleetd.service.d/20-cloudinit.conf"))
+        #expect(dropInText.contains("Environment=\"ETCD_NAME=kv\(index)\"\n"))
+        #expect(dropInText.contains("Environment=\"FLEET_PUBLIC_IP=10.77.1.1\(index)\"\n"))
     }
 
     @Test(arguments: 1...3)
@@ -322,7 +348,7 @@ private func dropIn(_ plan: BootPlan, _ path: String) -> String? {
         let content = try #require(unit.content).replacingOccurrences(of: "\\\n", with: " ")
         let execStart = try #require(content.split(separator: "\n").first(where: { $0.hasPrefix("ExecStart=") }))
         let words = execStart.dropFirst("ExecStart=".count).split(separator: " ").map(String.init)
-        #expect(Array(words.prefix(2)) == ["/usr/bin/fleetd", "kv"])
+        #expect(Array(words.prefix(2)) == ["/usr/local/bin/fleetd", "kv"])
         guard case .run(let kv, let warnings) = try KVConfig.parse(arguments: Array(words.dropFirst(2)), environment: [:])
         else { Issue.record("expected .run"); return }
         #expect(warnings.isEmpty)
@@ -333,8 +359,15 @@ private func dropIn(_ plan: BootPlan, _ path: String) -> String? {
 
     @Test func workerPointsAtTheMembers() throws {
         let text = try String(contentsOf: Self.directory.appendingPathComponent("worker.yaml"), encoding: .utf8)
-        let p = try plan(text, HostAddresses(privateIPv4: "10.77.1.21"))
+        let p = try plan(text, HostAddresses(privateIPv4: "10.77.1.21"), units: .fleetd)
         #expect(p.role == .worker)
+        #expect(p.actions.map(\.description) == [
+            "update /etc/environment: COREOS_PRIVATE_IPV4",
+            "write drop-in /run/systemd/system/fleetd.service.d/20-cloudinit.conf",
+            "unmask fleetd.service if masked",
+            "daemon-reload",
+            "start fleetd.service",
+        ])
         let fleet = FleetConfig.resolve(layers: [p.config!.fleetSettings])
         #expect(fleet.errors.isEmpty)
         #expect(fleet.config.publicIP == "10.77.1.21")
