@@ -93,6 +93,13 @@ extension KVConfig {
         resolve(settings)
     }
 
+    /// True when `environment` configures a KV member: at least one `ETCD_*` variable of a known flag is
+    /// set and non-empty. This is how `fleetd`, started with the cloud-config drop-in, tells a member
+    /// (user-data had `coreos.etcd2`) from a worker (it had none).
+    public static func isConfigured(in environment: [String: String]) -> Bool {
+        KVFlag.all.contains { environment[$0.environmentName].map { !$0.isEmpty } ?? false }
+    }
+
     /// The text for `fleetd kv --help`.
     public static var usage: String {
         var lines = ["Usage: fleetd kv [flags]", "",

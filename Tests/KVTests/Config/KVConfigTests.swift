@@ -128,6 +128,11 @@ private func failure(_ args: [String], env: [String: String] = [:]) -> KVConfigE
         #expect(warnings.map(\.message) == ["unrecognized environment variable ETCD_BOGUS=1"])
     }
 
+    @Test func memberOrWorkerFromEnvironment() {
+        #expect(KVConfig.isConfigured(in: ["ETCD_NAME": "kv1"]))
+        #expect(!KVConfig.isConfigured(in: ["ETCD_NAME": "", "ETCDCTL_API": "2", "FLEET_PUBLIC_IP": "10.0.0.1"]))
+    }
+
     @Test func badEnvironmentValueNamesTheVariable() {
         #expect(failure([], env: ["ETCD_ELECTION_TIMEOUT": "soon"])?.description
             == "invalid value \"soon\" for ETCD_ELECTION_TIMEOUT: expected a non-negative whole number")
