@@ -178,7 +178,7 @@ extension KVConfig {
         }
         if settings["listen-client-urls"] != nil, settings["advertise-client-urls"] == nil, config.proxy == .off {
             errors.append(.inconsistent(
-                flag: "advertise-client-urls",
+                flag: "listen-client-urls",
                 message: "--advertise-client-urls is required when --listen-client-urls is set explicitly"))
         }
         // Each peer URL may belong to one member only.

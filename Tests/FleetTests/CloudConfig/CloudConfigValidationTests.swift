@@ -179,10 +179,10 @@ private func lines(_ report: CloudConfigReport) -> [String] { report.diagnostics
                 initial-cluster-state: joining
             """)
         #expect(lines(r) == [
-            "line 3: error: coreos.etcd2: --advertise-client-urls is required when --listen-client-urls is set explicitly",
             "line 4: error: coreos.etcd2.name: couldn't find local name \"kv1\" in the initial cluster configuration (--initial-cluster names: kv2)",
             "line 6: error: coreos.etcd2.election_timeout: --election-timeout[1000ms] should be at least as 5 times as --heartbeat-interval[300ms]",
             "line 8: error: coreos.etcd2.listen_client_urls: URL must not contain a path: http://0.0.0.0:2379/",
+            "line 8: error: coreos.etcd2.listen_client_urls: --advertise-client-urls is required when --listen-client-urls is set explicitly",
             "line 9: error: coreos.etcd2.initial_cluster_state: valid values are \"new\", \"existing\", got joining",
         ])
     }
