@@ -1,17 +1,154 @@
-import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
 import Fleet
 import KV
+import Logging
 
-/// fleetd: the daemon. Parses arguments and wires the libraries together; no logic lives here.
+/// fleetd: the daemon. Dispatches on the first argument and wires the libraries together; no
+/// logic lives here.
+///
+///     fleetd kv [etcd flags]     a key-value store member, a drop-in for the etcd command
+///     fleetd validate FILE       check a cloud-config user-data file
+///     fleetd version
 @main
-struct FleetdCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "fleetd",
-        abstract: "Cluster daemon: key-value store member, fleet engine and agent.",
-        version: "fleetd version \(FleetModule.version)"
-    )
+enum FleetdCommand {
+    static func main() async {
+        var args = Array(CommandLine.arguments.dropFirst())
+        let environment = Dictionary(ProcessInfoLite.environment, uniquingKeysWith: { $1 })
+        LoggingSystem.bootstrap { DaemonLogHandler(label: $0) }
+        switch args.first {
+        case "kv":
+            args.removeFirst()
+            await runKV(args, environment: environment)
+        case "validate":
+            guard args.count == 2 else { fail("usage: fleetd validate FILE", status: 64) }
+            let (text, status) = CloudConfig.validateFile(atPath: args[1])
+            print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+            exit(status)
+        case "version", "--version", "-v":
+            print("fleetd version \(FleetModule.version)")
+        case "-h", "--help", "help":
+            print(usage)
+        case nil:
+            fail("fleetd needs a command\n\n" + usage, status: 64)
+        case let other?:
+            fail("unknown command '\(other)'\n\n" + usage, status: 64)
+        }
+    }
 
-    func run() async throws {
-        throw ValidationError("no subcommand given; see fleetd --help")
+    static let usage = """
+        Usage:
+          fleetd kv [etcd flags]    run a key-value store member (etcd's flags and ETCD_* variables; fleetd kv --help)
+          fleetd validate FILE      validate a cloud-config user-data file (exit 0 clean, 1 errors, 2 warnings only)
+          fleetd version            print the version
+        """
+
+    static func runKV(_ args: [String], environment: [String: String]) async {
+        let config: KVConfig
+        do {
+            switch try KVConfig.parse(arguments: args, environment: environment) {
+            case .help:
+                print(KVConfig.usage)
+                return
+            case .version:
+                print("fleetd kv version \(FleetModule.version) (etcd API \(ClientAPI.serverVersion))")
+                return
+            case .run(let c, let warnings):
+                for w in warnings { writeStandardError("fleetd kv: warning: \(w)\n") }
+                config = c
+            }
+        } catch {
+            fail("fleetd kv: \(error)", status: 64)
+        }
+        let logger = Logger(label: "kv")
+        let running: KVMember.Running
+        do {
+            running = try await KVMember.start(config: config, logger: logger)
+        } catch {
+            fail("fleetd kv: \(error)", status: 1)
+        }
+        ServiceNotifierLite.notify("READY=1\nSTATUS=serving clients on \(config.listenClientURLs.map(\.description).joined(separator: ","))")
+        await waitForTermination()
+        ServiceNotifierLite.notify("STOPPING=1")
+        await running.shutdown()
+    }
+
+    /// Waits for SIGTERM or SIGINT (handled off the main actor: see swift-notes).
+    static func waitForTermination() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            SignalWaiter.shared.wait(for: [SIGTERM, SIGINT]) { continuation.resume() }
+        }
+    }
+
+    static func fail(_ message: String, status: Int32) -> Never {
+        writeStandardError(message + "\n")
+        exit(status)
+    }
+}
+
+/// Delivers the first of some signals once, on a queue of its own.
+final class SignalWaiter: @unchecked Sendable {
+    static let shared = SignalWaiter()
+    private let queue = DispatchQueue(label: "fleetd.signals")
+    private var sources: [DispatchSourceSignal] = []
+    private var fired = false
+
+    func wait(for signals: [Int32], _ handler: @escaping @Sendable () -> Void) {
+        queue.sync {
+            for sig in signals {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+                source.setEventHandler { @Sendable [self] in
+                    // Runs on `queue`, so `fired` is only touched there.
+                    if !self.fired {
+                        self.fired = true
+                        handler()
+                    }
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
+    }
+}
+
+/// The process environment without Foundation.
+enum ProcessInfoLite {
+    static var environment: [(String, String)] {
+        var out: [(String, String)] = []
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                out.append((String(s[..<eq]), String(s[s.index(after: eq)...])))
+            }
+            p += 1
+        }
+        return out
+    }
+}
+
+/// sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET (no-op when unset).
+enum ServiceNotifierLite {
+    static func notify(_ state: String) {
+        guard let path = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !path.isEmpty else { return }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(path.utf8)
+        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
+        withUnsafeMutableBytes(of: &addr.sun_path) { buf in
+            for (i, b) in bytes.prefix(buf.count - 1).enumerated() { buf[i] = b }
+        }
+        let len = socklen_t(MemoryLayout<sa_family_t>.size + min(bytes.count, 107))
+        _ = state.withCString { text in
+            withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, text, strlen(text), 0, $0, len) }
+            }
+        }
     }
 }

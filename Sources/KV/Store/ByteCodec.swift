@@ -28,6 +28,10 @@ struct ByteWriter {
         bool(v != nil)
         if let v { string(v) }
     }
+    mutating func blob(_ b: [UInt8]) {
+        u64(UInt64(b.count))
+        bytes.append(contentsOf: b)
+    }
 }
 
 /// Errors decoding a command or snapshot: the bytes were truncated, corrupt or of another version.
@@ -77,6 +81,13 @@ struct ByteReader {
     mutating func optI64() throws(StoreDecodingError) -> Int64? { try bool() ? try i64() : nil }
     mutating func optU64() throws(StoreDecodingError) -> UInt64? { try bool() ? try u64() : nil }
     mutating func optString() throws(StoreDecodingError) -> String? { try bool() ? try string() : nil }
+    mutating func blob() throws(StoreDecodingError) -> [UInt8] {
+        let n = try u64()
+        guard n <= UInt64(bytes.count - pos) else { throw .truncated }
+        let b = Array(bytes[pos..<pos + Int(n)])
+        pos += Int(n)
+        return b
+    }
 }
 
 /// 64-bit FNV-1a, used for `Store.hash()` divergence checks (not cryptographic).

@@ -1,0 +1,189 @@
+import Dispatch
+import Logging
+
+/// The Raft loop: everything here runs on `queue`.
+extension KVMember {
+    /// Starts ticking every heartbeat interval.
+    func startTicking() {
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        let interval = DispatchTimeInterval.milliseconds(max(1, config.heartbeatInterval))
+        t.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(5))
+        t.setEventHandler { [weak self] in self?.process(tick: true) }
+        timer = t
+        t.resume()
+    }
+
+    /// Drains the inbox into the node, ticks if asked, then does every Ready.
+    func process(tick: Bool) {
+        let (messages, proposals, reads, stopped) = shared.withLock { s in
+            s.scheduled = false
+            defer {
+                s.inbox.removeAll(keepingCapacity: true)
+                s.newProposals.removeAll(keepingCapacity: true)
+                s.newReads.removeAll(keepingCapacity: true)
+            }
+            return (s.inbox, s.newProposals, s.newReads, s.stopped)
+        }
+        guard !stopped, fatal == nil else { return }
+        var received: UInt64 = 0
+        for m in messages {
+            if m.kind == .append { received += 1 }
+            node.step(m)
+        }
+        pendingProposals.append(contentsOf: proposals)
+        pendingReads.append(contentsOf: reads)
+        if tick {
+            node.tick()
+            housekeeping()
+        }
+        if !pendingProposals.isEmpty {
+            do {
+                try node.propose(batch: pendingProposals)
+                pendingProposals.removeAll(keepingCapacity: true)
+            } catch {
+                // No leader yet, or a leadership transfer: keep them for the next tick; their
+                // waiters time out if no leader appears in time.
+            }
+        }
+        if !pendingReads.isEmpty {
+            var kept: [[UInt8]] = []
+            for ctx in pendingReads {
+                do { try node.readIndex(context: ctx) } catch { kept.append(ctx) }
+            }
+            pendingReads = kept
+        }
+        handleReady()
+        let (commit, term, leader, role) = (node.commitIndex, node.term, node.leaderID, node.role)
+        shared.withLock { s in
+            s.commitIndex = commit
+            s.term = term
+            if s.leader != leader { s.leaderSince = WallClock.nanoseconds() }
+            s.leader = leader
+            s.role = role
+            s.receivedAppends += received
+        }
+    }
+
+    func handleReady() {
+        while node.hasReady, fatal == nil {
+            let rd = node.ready()
+            do {
+                try storage.persist(snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState)
+            } catch {
+                // Nothing unpersisted may be acknowledged or sent: stop the member.
+                fail("cannot persist Raft state: \(error)")
+                return
+            }
+            send(rd.messages)
+            if let snap = rd.snapshot {
+                do { try store.restore(snap.data) } catch {
+                    fail("snapshot at index \(snap.metadata.index) from the leader does not restore: \(error)")
+                    return
+                }
+                lastSnapshotIndex = snap.metadata.index
+                refreshPeers()
+            }
+            for entry in rd.committedEntries { apply(entry) }
+            readsAwaitingApply.append(contentsOf: rd.readStates)
+            node.advance(rd)
+            resolveReads()
+            maybeSnapshot()
+        }
+    }
+
+    func send(_ messages: [Message]) {
+        guard !messages.isEmpty else { return }
+        var byPeer: [UInt64: [[UInt8]]] = [:]
+        var appends: UInt64 = 0
+        for m in messages {
+            if m.kind == .append { appends += 1 }
+            byPeer[m.to, default: []].append(RaftWireCodec.encode(m))
+        }
+        for (peer, frames) in byPeer { transport.send(frames, to: peer) }
+        if appends > 0 { shared.withLock { $0.sentAppends += appends } }
+    }
+
+    func resolveReads() {
+        guard !readsAwaitingApply.isEmpty else { return }
+        let applied = node.appliedIndex
+        var ready: [UInt64] = []
+        readsAwaitingApply.removeAll { rs in
+            guard rs.index <= applied else { return false }
+            var r = ByteReader(rs.context)
+            if let member = try? r.u64(), member == memberID, let request = try? r.u64() { ready.append(request) }
+            return true
+        }
+        guard !ready.isEmpty else { return }
+        let waiters = shared.withLock { s in ready.compactMap { s.readWaiters.removeValue(forKey: $0) } }
+        for w in waiters { w.resume(returning: true) }
+    }
+
+    func maybeSnapshot() {
+        let applied = node.appliedIndex
+        guard applied > lastSnapshotIndex, applied - lastSnapshotIndex >= config.snapshotCount else { return }
+        do {
+            let snap = try node.compact(upTo: applied, data: store.snapshot())
+            try storage.compacted(snap)
+            lastSnapshotIndex = applied
+            logger.info("snapshot taken", metadata: ["index": "\(applied)"])
+        } catch {
+            logger.warning("snapshot failed", metadata: ["index": "\(applied)", "error": "\(error)"])
+        }
+    }
+
+    func fail(_ reason: String) {
+        fatal = reason
+        logger.critical("member stopping", metadata: ["reason": "\(reason)"])
+        timer?.cancel()
+        let (waiters, reads) = shared.withLock { s in
+            s.stopped = true
+            defer { s.waiters.removeAll(); s.readWaiters.removeAll() }
+            return (Array(s.waiters.values), Array(s.readWaiters.values))
+        }
+        for w in waiters { w.resume(returning: nil) }
+        for r in reads { r.resume(returning: false) }
+    }
+
+    /// Periodic duties: TTL expiry (leader), publishing this member's attributes, and keeping
+    /// Raft's configuration in line with the membership records (leader).
+    func housekeeping() {
+        let now = ContinuousClock.now
+        let leader = node.leaderID
+        guard leader != 0 else { return }
+        if node.role == .leader, let next = store.nextExpiration, next <= WallClock.nanoseconds(),
+           expireProposedAt.map({ now - $0 > .milliseconds(500) }) ?? true {
+            expireProposedAt = now
+            let p = MemberProposal.store(member: memberID, request: 0, command: StoreCommand(now: WallClock.nanoseconds(), .expire))
+            pendingProposals.append(p.encoded())
+        }
+        guard now - lastHousekeeping > .milliseconds(500) else { return }
+        lastHousekeeping = now
+        let records = MembershipRecords.members(in: store)
+        if let me = records.first(where: { $0.id == memberID }),
+           me.name != memberName || me.clientURLs != config.advertiseClientURLs.map(\.description),
+           publishProposedAt.map({ now - $0 > .seconds(2) }) ?? true {
+            publishProposedAt = now
+            let op = MembershipRecords.publishOperation(id: memberID, name: memberName,
+                                                        clientURLs: config.advertiseClientURLs.map(\.description))
+            pendingProposals.append(MemberProposal.store(member: memberID, request: 0,
+                                                          command: StoreCommand(now: WallClock.nanoseconds(), op)).encoded())
+        }
+        guard node.role == .leader else { return }
+        let recorded = Set(records.map(\.id))
+        let configured = node.membership.allNodes
+        if let add = recorded.subtracting(configured).sorted().first {
+            try? node.proposeMembershipChange(ConfChange(.addVoter, nodeID: add))
+        } else if let remove = configured.subtracting(recorded).sorted().first(where: { MembershipRecords.isRemoved($0, in: store) }) {
+            try? node.proposeMembershipChange(ConfChange(.remove, nodeID: remove))
+        }
+    }
+
+    /// Points the transport at every recorded member but this one.
+    func refreshPeers() {
+        var peers: [UInt64: [String]] = [:]
+        for m in MembershipRecords.members(in: store) where m.id != memberID { peers[m.id] = m.peerURLs }
+        guard peers != knownPeers else { return }
+        knownPeers = peers
+        transport.setPeers(peers.mapValues { $0.compactMap(HTTPEndpoint.init(url:)) })
+    }
+}

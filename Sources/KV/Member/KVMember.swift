@@ -1,0 +1,290 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Logging
+import NIOCore
+import Synchronization
+
+/// Failures starting a member, each saying what to change.
+public enum KVMemberError: Error, CustomStringConvertible {
+    case storage(MemberStorageError)
+    case notInInitialCluster(name: String)
+    case joinFailed(String)
+    case listen(String)
+
+    public var description: String {
+        switch self {
+        case .storage(let e): return e.description
+        case .notInInitialCluster(let name):
+            return "member \(name) is not listed in --initial-cluster; add \(name)=<its peer URL> to it"
+        case .joinFailed(let why): return "cannot join the existing cluster: \(why)"
+        case .listen(let why): return why
+        }
+    }
+}
+
+/// A member of the replicated store: the Raft core driven on one serial queue, its WAL and
+/// snapshots, the v2 store it applies to, and the peer transport.
+///
+/// Everything that touches the Raft node runs on `queue`; clients (HTTP tasks) hand it inputs
+/// through a locked inbox and wait for the outcome of applying their proposals.
+public final class KVMember: KVBackend, @unchecked Sendable {
+    public let store = Store()
+    public let clusterID: UInt64
+    public let memberID: UInt64
+    public let memberName: String
+    public let config: KVConfig
+    let logger: Logger
+    let transport: PeerTransport
+    let queue = DispatchQueue(label: "kv.raft")
+    let requestTimeout: Duration
+
+    // Confined to `queue`.
+    var node: RaftNode
+    let storage: MemberStorage
+    var pendingProposals: [[UInt8]] = []
+    var pendingReads: [[UInt8]] = []
+    var readsAwaitingApply: [ReadState] = []
+    var lastSnapshotIndex: UInt64
+    var lastHousekeeping = ContinuousClock.now
+    var expireProposedAt: ContinuousClock.Instant?
+    var publishProposedAt: ContinuousClock.Instant?
+    var knownPeers: [UInt64: [String]] = [:]
+    var timer: DispatchSourceTimer?
+    var fatal: String?
+
+    let shared = Mutex(Shared())
+
+    struct Shared {
+        var inbox: [Message] = []
+        var newProposals: [[UInt8]] = []
+        var newReads: [[UInt8]] = []
+        var scheduled = false
+        var nextRequest: UInt64 = 1
+        var waiters: [UInt64: CheckedContinuation<ApplyResult?, Never>] = [:]
+        var readWaiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+        var commitIndex: UInt64 = 0
+        var term: UInt64 = 0
+        var leader: UInt64 = 0
+        var role: RaftRole = .follower
+        var stopped = false
+        var startTime = WallClock.nanoseconds()
+        var leaderSince = WallClock.nanoseconds()
+        var sentAppends: UInt64 = 0
+        var receivedAppends: UInt64 = 0
+    }
+
+    /// What applying a proposal produced, handed to the member that proposed it.
+    enum ApplyResult {
+        case store(StoreOutcome)
+        case member(Result<MemberInfo, KVBackendError>)
+    }
+
+    init(config: KVConfig, logger: Logger, memberID: UInt64, clusterID: UInt64, storage: MemberStorage,
+         raft: MemoryStorage) {
+        self.config = config
+        self.logger = logger
+        self.memberID = memberID
+        self.clusterID = clusterID
+        self.memberName = config.name
+        self.storage = storage
+        self.transport = PeerTransport(localID: memberID, clusterID: clusterID, logger: logger)
+        let electionTicks = max(2, config.electionTimeout / max(1, config.heartbeatInterval))
+        var raftConfig = RaftConfig(id: memberID, electionTick: electionTicks, heartbeatTick: 1,
+                                    maxEntriesPerMessage: 512, maxInflightMessages: 256)
+        raftConfig.randomSeed = UInt64.random(in: 1...UInt64.max)
+        node = RaftNode(config: raftConfig, storage: raft)
+        lastSnapshotIndex = raft.snapshot.metadata.index
+        // etcd: 5 s plus two election timeouts before a proposal is answered "request timed out".
+        requestTimeout = .seconds(5) + .milliseconds(2 * config.electionTimeout)
+        if !raft.snapshot.isEmpty {
+            do { try store.restore(raft.snapshot.data) } catch {
+                fatal = "snapshot at index \(raft.snapshot.metadata.index) does not restore: \(error)"
+            }
+        }
+    }
+
+    // MARK: - Inputs (any thread)
+
+    /// Peer frames arrive here.
+    func receive(frames: [[UInt8]]) {
+        var messages: [Message] = []
+        messages.reserveCapacity(frames.count)
+        for frame in frames {
+            guard let m = try? RaftWireCodec.decodeMessage(frame), m.to == memberID else { continue }
+            messages.append(m)
+        }
+        guard !messages.isEmpty else { return }
+        shared.withLock { $0.inbox.append(contentsOf: messages) }
+        schedule()
+    }
+
+    func schedule() {
+        let run = shared.withLock { s -> Bool in
+            if s.scheduled || s.stopped { return false }
+            s.scheduled = true
+            return true
+        }
+        if run { queue.async { self.process(tick: false) } }
+    }
+
+    /// Proposes a member proposal and waits for this member to apply it.
+    func proposeAndWait(_ make: (UInt64) -> MemberProposal) async throws(KVBackendError) -> ApplyResult {
+        let request = shared.withLock { s -> UInt64 in
+            defer { s.nextRequest += 1 }
+            return s.nextRequest
+        }
+        let data = make(request).encoded()
+        let result: ApplyResult? = await withCheckedContinuation { continuation in
+            let accepted = shared.withLock { s -> Bool in
+                guard !s.stopped else { return false }
+                s.waiters[request] = continuation
+                s.newProposals.append(data)
+                return true
+            }
+            guard accepted else {
+                continuation.resume(returning: nil)
+                return
+            }
+            schedule()
+            queue.asyncAfter(deadline: .now() + .nanoseconds(Int(requestTimeout.components.seconds) * 1_000_000_000
+                                                                 + Int(requestTimeout.components.attoseconds / 1_000_000_000))) {
+                let w = self.shared.withLock { $0.waiters.removeValue(forKey: request) }
+                w?.resume(returning: nil)
+            }
+        }
+        guard let result else {
+            throw shared.withLock { $0.stopped } ? .stopped : .timedOut
+        }
+        return result
+    }
+
+    // MARK: - KVBackend
+
+    public var raftPosition: (index: UInt64, term: UInt64) { shared.withLock { ($0.commitIndex, $0.term) } }
+
+    public var leaderID: UInt64? {
+        let l = shared.withLock { $0.leader }
+        return l == 0 ? nil : l
+    }
+
+    public func propose(_ operation: StoreOperation) async throws(KVBackendError) -> StoreOutcome {
+        let id = memberID
+        let result = try await proposeAndWait { request in
+            .store(member: id, request: request, command: StoreCommand(now: WallClock.nanoseconds(), operation))
+        }
+        guard case .store(let outcome) = result else { throw .timedOut }
+        return outcome
+    }
+
+    public func readBarrier() async throws(KVBackendError) {
+        let request = shared.withLock { s -> UInt64 in
+            defer { s.nextRequest += 1 }
+            return s.nextRequest
+        }
+        var ctx = ByteWriter()
+        ctx.u64(memberID)
+        ctx.u64(request)
+        let context = ctx.bytes
+        let ok: Bool = await withCheckedContinuation { continuation in
+            let accepted = shared.withLock { s -> Bool in
+                guard !s.stopped else { return false }
+                s.readWaiters[request] = continuation
+                s.newReads.append(context)
+                return true
+            }
+            guard accepted else {
+                continuation.resume(returning: false)
+                return
+            }
+            schedule()
+            queue.asyncAfter(deadline: .now() + .seconds(Int(requestTimeout.components.seconds))) {
+                let w = self.shared.withLock { $0.readWaiters.removeValue(forKey: request) }
+                w?.resume(returning: false)
+            }
+        }
+        if !ok { throw shared.withLock { $0.stopped } ? .stopped : .timedOut }
+    }
+
+    public func members() -> [MemberInfo] { MembershipRecords.members(in: store) }
+
+    public func addMember(peerURLs: [String]) async throws(KVBackendError) -> MemberInfo {
+        if members().contains(where: { !Set($0.peerURLs).isDisjoint(with: peerURLs) }) { throw .peerURLExists }
+        var h = FNV1a64()
+        h.add(MemberInfo.hex(clusterID))
+        h.add(String(WallClock.nanoseconds()))
+        for url in peerURLs.sorted() { h.add(url) }
+        let info = MemberInfo(id: h.value == 0 ? 1 : h.value, name: "", peerURLs: peerURLs, clientURLs: [])
+        let me = memberID
+        let result = try await proposeAndWait { .addMember(member: me, request: $0, info: info) }
+        guard case .member(let r) = result else { throw .timedOut }
+        return try r.get()
+    }
+
+    public func updateMember(id: UInt64, peerURLs: [String]) async throws(KVBackendError) {
+        let me = memberID
+        let result = try await proposeAndWait { .updateMember(member: me, request: $0, id: id, peerURLs: peerURLs) }
+        guard case .member(let r) = result else { throw .timedOut }
+        _ = try r.get()
+    }
+
+    public func removeMember(id: UInt64) async throws(KVBackendError) {
+        let me = memberID
+        let result = try await proposeAndWait { .removeMember(member: me, request: $0, id: id) }
+        guard case .member(let r) = result else { throw .timedOut }
+        _ = try r.get()
+    }
+
+    public func selfStatsJSON() -> String {
+        let s = shared.withLock { $0 }
+        var out = #"{"name":"#
+        V2JSON.appendString(memberName, to: &out)
+        out += #","id":"\#(MemberInfo.hex(memberID))","state":"\#(s.role == .leader ? "StateLeader" : s.role == .follower ? "StateFollower" : "StateCandidate")""#
+        out += #","startTime":"\#(RFC3339.format(s.startTime))""#
+        out += #","leaderInfo":{"leader":"\#(MemberInfo.hex(s.leader))","uptime":"\#(Double(WallClock.nanoseconds() - s.leaderSince) / 1e9)s","startTime":"\#(RFC3339.format(s.leaderSince))"}"#
+        out += #","recvAppendRequestCnt":\#(s.receivedAppends),"sendAppendRequestCnt":\#(s.sentAppends)}"#
+        return out
+    }
+
+    public func leaderStatsJSON() -> String? {
+        let (leader, role) = shared.withLock { ($0.leader, $0.role) }
+        guard role == .leader else { return nil }
+        let followers = members().filter { $0.id != memberID }.map { m in
+            #""\#(m.idString)":{"latency":{"current":0,"average":0,"standardDeviation":0,"minimum":0,"maximum":0},"counts":{"fail":0,"success":0}}"#
+        }
+        return #"{"leader":"\#(MemberInfo.hex(leader))","followers":{"# + followers.joined(separator: ",") + "}}"
+    }
+
+    /// Stops the loop and the transport; waiting clients get "server stopped".
+    public func stop() {
+        let (waiters, reads) = shared.withLock { s -> ([CheckedContinuation<ApplyResult?, Never>], [CheckedContinuation<Bool, Never>]) in
+            s.stopped = true
+            defer { s.waiters.removeAll(); s.readWaiters.removeAll() }
+            return (Array(s.waiters.values), Array(s.readWaiters.values))
+        }
+        for w in waiters { w.resume(returning: nil) }
+        for r in reads { r.resume(returning: false) }
+        queue.sync {
+            timer?.cancel()
+            timer = nil
+            storage.close()
+        }
+        transport.shutdown()
+    }
+}
+
+/// RFC 3339 time with nanoseconds, UTC, as etcd prints times.
+enum RFC3339 {
+    static func format(_ unixNanos: Int64) -> String {
+        var t = time_t(unixNanos / 1_000_000_000)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        func pad(_ v: Int32, _ n: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, n - s.count)) + s
+        }
+        return "\(pad(tmv.tm_year + 1900, 4))-\(pad(tmv.tm_mon + 1, 2))-\(pad(tmv.tm_mday, 2))T"
+            + "\(pad(tmv.tm_hour, 2)):\(pad(tmv.tm_min, 2)):\(pad(tmv.tm_sec, 2)).\(pad(Int32(unixNanos % 1_000_000_000), 9))Z"
+    }
+}
