@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where to reach systemd.
+///
+/// Root talks to PID 1 directly on `/run/systemd/private` (no dbus-daemon involved, no `Hello`), which
+/// keeps working when the system bus is down; everyone else goes through the system bus, as fleetd did
+/// under CoreOS with a polkit rule. Tests on the host reach a container's systemd through the
+/// container's root: ``machine(rootPath:)``.
+public enum BusAddress: Hashable, Sendable, CustomStringConvertible {
+    /// The system bus (`$DBUS_SYSTEM_BUS_ADDRESS`, default `/run/dbus/system_bus_socket`); sends `Hello`.
+    case system
+    /// systemd's private socket at the given path; direct peer connection, no `Hello`.
+    case systemdPrivate(socketPath: String)
+    /// Any sd-bus address (`unix:path=...`); `busClient` says whether to send `Hello` (true for a dbus-daemon).
+    case custom(address: String, busClient: Bool)
+
+    /// The private socket of the local systemd.
+    public static let localPrivate = BusAddress.systemdPrivate(socketPath: "/run/systemd/private")
+
+    /// `/run/systemd/private` when running as root and the socket exists, the system bus otherwise.
+    public static var automatic: BusAddress {
+        if geteuid() == 0 && access("/run/systemd/private", F_OK) == 0 { return .localPrivate }
+        return .system
+    }
+
+    /// The private socket of the systemd running in a container whose root is visible at `rootPath`
+    /// (e.g. `/proc/<leader pid>/root`). Requires root.
+    public static func machine(rootPath: String) -> BusAddress {
+        .systemdPrivate(socketPath: rootPath + "/run/systemd/private")
+    }
+
+    /// True when the peer is systemd itself rather than a message bus.
+    public var isDirect: Bool {
+        switch self {
+        case .system: return false
+        case .systemdPrivate: return true
+        case .custom(_, let busClient): return !busClient
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .system: return "system bus"
+        case .systemdPrivate(let path): return "unix:path=\(path)"
+        case .custom(let address, _): return address
+        }
+    }
+}

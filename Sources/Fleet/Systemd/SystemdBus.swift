@@ -1,0 +1,164 @@
+import CSystemd
+import Synchronization
+
+/// A D-Bus connection (sd-bus) usable from Swift concurrency.
+///
+/// The sd_bus object lives on a private thread (see `BusLoop`); this type only submits work to it, so it
+/// is safe to share. Method calls are asynchronous on the wire (`sd_bus_call_async`), so a slow call such
+/// as `Reload` does not hold up signal delivery or other calls. Message building and decoding closures run
+/// on the bus thread because sd-bus messages belong to it; they must copy out what they need.
+///
+/// Closing (explicitly or by dropping the last reference) fails pending calls and ends match streams with
+/// ``SystemdError/disconnected(reason:)``.
+public final class SystemdBus: Sendable {
+    /// Where this connection goes.
+    public let address: BusAddress
+    let loop: BusLoop
+
+    private init(address: BusAddress, loop: BusLoop) {
+        self.address = address
+        self.loop = loop
+    }
+
+    deinit { loop.close() }
+
+    /// Connects to `address`. Fails with ``SystemdError/connectionFailed(address:code:)`` when the socket
+    /// is missing or refused.
+    public static func connect(_ address: BusAddress) async throws -> SystemdBus {
+        let loop = try BusLoop(description: address.description)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            loop.submit { loop in
+                continuation.resume(with: Result { try loop.open(address) })
+            }
+            do {
+                try loop.start()
+            } catch {
+                loop.close()
+                continuation.resume(throwing: error)
+            }
+        }
+        return SystemdBus(address: address, loop: loop)
+    }
+
+    /// Closes the connection; later calls fail with ``SystemdError/disconnected(reason:)``.
+    public func close() {
+        loop.close()
+    }
+
+    /// Calls a method and decodes its reply.
+    ///
+    /// - Parameters:
+    ///   - timeout: how long systemd may take to answer; nil uses sd-bus's default (25 s).
+    ///   - build: appends the arguments (bus thread).
+    ///   - decode: reads the reply (bus thread). A D-Bus error reply throws ``SystemdError/dbus(member:error:)``
+    ///     instead, carrying the error name and message.
+    public func call<T: Sendable>(
+        _ call: MethodCall, timeout: Duration? = nil,
+        build: @escaping @Sendable (BusMessageWriter) throws -> Void = { _ in },
+        decode: @escaping @Sendable (BusMessageReader) throws -> T
+    ) async throws -> T {
+        let usec = timeout.map { UInt64(max(0, $0.components.seconds)) * 1_000_000 + UInt64(max(0, $0.components.attoseconds / 1_000_000_000_000)) } ?? 0
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let accepted = loop.submit { loop in
+                loop.send(call, timeoutUSec: usec, build: build) { reply, failure in
+                    if let failure {
+                        continuation.resume(throwing: failure)
+                        return
+                    }
+                    guard let reply else {
+                        continuation.resume(throwing: SystemdError.disconnected(reason: "no reply"))
+                        return
+                    }
+                    continuation.resume(with: Result { try Self.decodeReply(reply, member: call.member, decode) })
+                }
+            }
+            if !accepted {
+                continuation.resume(throwing: SystemdError.disconnected(reason: "connection already closed"))
+            }
+        }
+    }
+
+    /// Calls a method that returns nothing of interest.
+    public func call(
+        _ call: MethodCall, timeout: Duration? = nil,
+        build: @escaping @Sendable (BusMessageWriter) throws -> Void = { _ in }
+    ) async throws {
+        try await self.call(call, timeout: timeout, build: build) { _ in () }
+    }
+
+    static func decodeReply<T>(
+        _ reply: OpaquePointer, member: String, _ decode: (BusMessageReader) throws -> T
+    ) throws -> T {
+        if sd_bus_message_is_method_error(reply, nil) > 0 {
+            let error = sd_bus_message_get_error(reply)
+            let name = csd_bus_error_name(error).map { String(cString: $0) } ?? "org.freedesktop.DBus.Error.Failed"
+            let message = csd_bus_error_message(error).map { String(cString: $0) } ?? ""
+            throw SystemdError.dbus(member: member, error: BusError(name: name, message: message))
+        }
+        return try decode(BusMessageReader(message: reply, member: member))
+    }
+
+    /// Installs a D-Bus match rule (e.g. `type='signal',member='JobRemoved'`) and returns its messages,
+    /// decoded by `decode` on the bus thread (nil drops the message), as an async sequence.
+    ///
+    /// The match is active when this returns, so a caller can subscribe first and then trigger the
+    /// action whose signal it wants to see. Ending the iteration (or cancelling the task) removes the
+    /// match; closing the connection ends the sequence with an error.
+    public func messages<T: Sendable>(
+        matching rule: String, decode: @escaping @Sendable (BusMessageReader) throws -> T?
+    ) async throws -> AsyncThrowingStream<T, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<T, any Error>.makeStream()
+        let loop = self.loop
+        let id: UInt64 = try await withCheckedThrowingContinuation { (installed: CheckedContinuation<UInt64, any Error>) in
+            let accepted = loop.submit { loop in
+                installed.resume(
+                    with: Result {
+                        try loop.addMatch(
+                            rule,
+                            handler: { message in
+                                let reader = BusMessageReader(message: message, member: "signal")
+                                if let value = try? decode(reader) { continuation.yield(value) }
+                            },
+                            onClose: { error in continuation.finish(throwing: error) })
+                    })
+            }
+            if !accepted {
+                installed.resume(throwing: SystemdError.disconnected(reason: "connection already closed"))
+            }
+        }
+        continuation.onTermination = { _ in
+            loop.submit { loop in loop.removeMatch(id) }
+        }
+        return stream
+    }
+}
+
+/// Builds a D-Bus match rule string.
+public struct MatchRule: Sendable, Hashable, CustomStringConvertible {
+    public var sender: String?
+    public var path: String?
+    public var pathNamespace: String?
+    public var interface: String?
+    public var member: String?
+
+    public init(
+        sender: String? = nil, path: String? = nil, pathNamespace: String? = nil, interface: String? = nil,
+        member: String? = nil
+    ) {
+        self.sender = sender
+        self.path = path
+        self.pathNamespace = pathNamespace
+        self.interface = interface
+        self.member = member
+    }
+
+    public var description: String {
+        var parts = ["type='signal'"]
+        if let sender { parts.append("sender='\(sender)'") }
+        if let path { parts.append("path='\(path)'") }
+        if let pathNamespace { parts.append("path_namespace='\(pathNamespace)'") }
+        if let interface { parts.append("interface='\(interface)'") }
+        if let member { parts.append("member='\(member)'") }
+        return parts.joined(separator: ",")
+    }
+}
