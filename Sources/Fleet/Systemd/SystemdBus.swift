@@ -108,6 +108,23 @@ public final class SystemdBus: Sendable {
         matching rule: String, decode: @escaping @Sendable (BusMessageReader) throws -> T?
     ) async throws -> AsyncThrowingStream<T, any Error> {
         let (stream, continuation) = AsyncThrowingStream<T, any Error>.makeStream()
+        let match = try await addMatch(
+            rule,
+            handler: { reader in
+                if let value = try? decode(reader) { continuation.yield(value) }
+            },
+            onClose: { error in continuation.finish(throwing: error) })
+        continuation.onTermination = { _ in match.cancel() }
+        return stream
+    }
+
+    /// Installs a D-Bus match rule and calls `handler` on the bus thread for each matching message, in
+    /// arrival order; `onClose` runs once if the connection closes while the match is installed.
+    /// The match is active when this returns. Keep the handler short: it runs on the bus thread.
+    public func addMatch(
+        _ rule: String, handler: @escaping @Sendable (BusMessageReader) -> Void,
+        onClose: @escaping @Sendable (SystemdError) -> Void
+    ) async throws -> BusMatch {
         let loop = self.loop
         let id: UInt64 = try await withCheckedThrowingContinuation { (installed: CheckedContinuation<UInt64, any Error>) in
             let accepted = loop.submit { loop in
@@ -115,21 +132,27 @@ public final class SystemdBus: Sendable {
                     with: Result {
                         try loop.addMatch(
                             rule,
-                            handler: { message in
-                                let reader = BusMessageReader(message: message, member: "signal")
-                                if let value = try? decode(reader) { continuation.yield(value) }
-                            },
-                            onClose: { error in continuation.finish(throwing: error) })
+                            handler: { message in handler(BusMessageReader(message: message, member: "signal")) },
+                            onClose: onClose)
                     })
             }
             if !accepted {
                 installed.resume(throwing: SystemdError.disconnected(reason: "connection already closed"))
             }
         }
-        continuation.onTermination = { _ in
-            loop.submit { loop in loop.removeMatch(id) }
-        }
-        return stream
+        return BusMatch(loop: loop, id: id)
+    }
+}
+
+/// An installed match rule; ``cancel()`` removes it. Dropping it does not.
+public struct BusMatch: Sendable {
+    let loop: BusLoop
+    let id: UInt64
+
+    /// Removes the match (asynchronously, on the bus thread).
+    public func cancel() {
+        let id = self.id
+        loop.submit { loop in loop.removeMatch(id) }
     }
 }
 
