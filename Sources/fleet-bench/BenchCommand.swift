@@ -8,6 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmarks of the store, the Raft core and the scheduler; they print figures.",
         subcommands: [
             // One line per benchmark subcommand.
+            KVBench.self,
         ]
     )
 }

@@ -1,0 +1,32 @@
+import NIOCore
+
+/// What an HTTP server serves. One responder serves every connection of a server.
+public protocol HTTPResponder: Sendable {
+    /// Answers at once on the event loop, without a task hop, when possible (fast paths such as
+    /// reads from memory). Return nil to be answered by `respond(to:)`.
+    func respondImmediately(to request: HTTPRequest) -> HTTPResponse?
+
+    /// Answers a request; may wait (proposals through Raft, long-poll watches).
+    func respond(to request: HTTPRequest) async -> HTTPResponse
+
+    /// The response for a request whose body exceeds the server's limit.
+    func bodyTooLarge(_ request: HTTPRequest, limit: Int) -> HTTPResponse
+}
+
+extension HTTPResponder {
+    public func respondImmediately(to request: HTTPRequest) -> HTTPResponse? { nil }
+
+    public func bodyTooLarge(_ request: HTTPRequest, limit: Int) -> HTTPResponse {
+        HTTPResponse(status: .payloadTooLarge, contentType: "text/plain; charset=utf-8",
+                     text: "request body larger than \(limit) bytes\n")
+    }
+}
+
+/// A responder made of a closure, for tests and small servers.
+public struct ClosureResponder: HTTPResponder {
+    let body: @Sendable (HTTPRequest) async -> HTTPResponse
+
+    public init(_ body: @escaping @Sendable (HTTPRequest) async -> HTTPResponse) { self.body = body }
+
+    public func respond(to request: HTTPRequest) async -> HTTPResponse { await body(request) }
+}

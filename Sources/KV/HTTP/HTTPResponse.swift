@@ -1,0 +1,49 @@
+import NIOCore
+import NIOHTTP1
+
+/// A response: status, headers and a body that is either whole or streamed.
+public struct HTTPResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: Body
+
+    /// The body of a response.
+    public enum Body: Sendable {
+        /// The whole body at once; sent with Content-Length.
+        case bytes(ByteBuffer)
+        /// A body produced over time (watches, journal follow); sent chunked. The closure runs in a
+        /// task that is cancelled when the client goes away; return to end the response.
+        case stream(@Sendable (HTTPBodyWriter) async throws -> Void)
+    }
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: Body = .bytes(ByteBuffer())) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A response with a UTF-8 body and a content type.
+    public init(status: HTTPResponseStatus, contentType: String, text: String, headers: HTTPHeaders = [:]) {
+        var h = headers
+        h.replaceOrAdd(name: "Content-Type", value: contentType)
+        self.init(status: status, headers: h, body: .bytes(ByteBuffer(string: text)))
+    }
+}
+
+/// Writes the parts of a streamed body. Safe to use from any task.
+public struct HTTPBodyWriter: Sendable {
+    let channel: Channel
+
+    public init(channel: Channel) { self.channel = channel }
+
+    /// Writes and flushes one chunk; throws once the client has gone.
+    public func write(_ buffer: ByteBuffer) async throws {
+        guard buffer.readableBytes > 0 else { return }
+        try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer))).get()
+    }
+
+    public func write(_ text: String) async throws { try await write(ByteBuffer(string: text)) }
+
+    /// Completes when the client closes the connection (useful to end a long-poll early).
+    public var clientClosed: EventLoopFuture<Void> { channel.closeFuture }
+}

@@ -1,0 +1,106 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Where an HTTP server listens.
+public enum HTTPListenAddress: Sendable, Equatable, CustomStringConvertible {
+    /// A TCP host (name or address) and port; port 0 picks a free port.
+    case tcp(host: String, port: Int)
+    /// A unix socket path; a stale socket file is replaced.
+    case unix(path: String)
+    /// A listening socket already bound, e.g. passed by systemd socket activation.
+    case fileDescriptor(Int32)
+
+    public var description: String {
+        switch self {
+        case .tcp(let host, let port): return "http://\(host):\(port)"
+        case .unix(let path): return "unix://\(path)"
+        case .fileDescriptor(let fd): return "fd:\(fd)"
+        }
+    }
+}
+
+/// Problems starting an HTTP server.
+public enum HTTPServerError: Error, CustomStringConvertible {
+    case bindFailed(HTTPListenAddress, underlying: any Error)
+
+    public var description: String {
+        switch self {
+        case .bindFailed(let address, let error): return "cannot listen on \(address): \(error)"
+        }
+    }
+}
+
+/// An HTTP/1.1 server on SwiftNIO: keep-alive, pipelining, bounded bodies, streamed responses.
+///
+/// Plain NIO rather than a framework so that it can adopt a socket passed by systemd and
+/// so that hot paths can answer on the event loop without a task hop.
+public final class HTTPServer: Sendable {
+    public let address: HTTPListenAddress
+    private let channel: Channel
+
+    /// The bound address (with the real port when 0 was asked).
+    public var boundAddress: HTTPListenAddress {
+        if case .tcp(let host, _) = address, let port = channel.localAddress?.port {
+            return .tcp(host: host, port: port)
+        }
+        return address
+    }
+
+    private init(address: HTTPListenAddress, channel: Channel) {
+        self.address = address
+        self.channel = channel
+    }
+
+    /// Starts listening. `maxBodySize` bounds request bodies; larger ones get `bodyTooLarge`.
+    public static func start(
+        address: HTTPListenAddress,
+        responder: any HTTPResponder,
+        maxBodySize: Int = 2 * 1024 * 1024,
+        maxHeaderSize: Int = 64 * 1024,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> HTTPServer {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let ops = channel.pipeline.syncOperations
+                    var limits = NIOHTTPDecoderLimitConfiguration()
+                    limits.maxHeaderFieldSize = maxHeaderSize
+                    limits.maxHeaderListSize = maxHeaderSize
+                    try ops.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true,
+                        withServerUpgrade: nil,
+                        withErrorHandling: true,
+                        withOutboundHeaderValidation: true,
+                        withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: limits
+                    )
+                    try ops.addHandler(HTTPServerHandler(responder: responder, maxBodySize: maxBodySize))
+                }
+            }
+        do {
+            let channel: Channel
+            switch address {
+            case .tcp(let host, let port):
+                channel = try await bootstrap.bind(host: host, port: port).get()
+            case .unix(let path):
+                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            case .fileDescriptor(let fd):
+                channel = try await bootstrap.withBoundSocket(fd).get()
+            }
+            return HTTPServer(address: address, channel: channel)
+        } catch {
+            throw HTTPServerError.bindFailed(address, underlying: error)
+        }
+    }
+
+    /// Stops accepting connections and closes the listening socket.
+    public func shutdown() async {
+        try? await channel.close()
+    }
+}

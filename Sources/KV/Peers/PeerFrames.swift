@@ -1,0 +1,42 @@
+import NIOCore
+
+/// The body of a peer batch: frames, each a 32-bit big-endian length and that many bytes.
+///
+/// The transport moves opaque frames; the Raft message codec lives with the member.
+public enum PeerFrames {
+    /// Encodes frames into one buffer.
+    public static func encode(_ frames: [[UInt8]], allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: frames.reduce(0) { $0 + 4 + $1.count })
+        for frame in frames {
+            buffer.writeInteger(UInt32(frame.count))
+            buffer.writeBytes(frame)
+        }
+        return buffer
+    }
+
+    /// Decodes a batch; nil when the body is not a whole number of well-formed frames.
+    public static func decode(_ body: ByteBuffer) -> [[UInt8]]? {
+        var body = body
+        var frames: [[UInt8]] = []
+        while body.readableBytes > 0 {
+            guard let length = body.readInteger(as: UInt32.self),
+                  let bytes = body.readBytes(length: Int(length)) else { return nil }
+            frames.append(bytes)
+        }
+        return frames
+    }
+}
+
+/// HTTP paths and headers of the peer protocol.
+public enum PeerProtocol {
+    /// POST: a batch of frames (`PeerFrames`).
+    public static let batchPath = "/raft/batch"
+    /// POST: a snapshot, as one body.
+    public static let snapshotPath = "/raft/snapshot"
+    /// The sender's cluster ID in hex; a member of another cluster is refused (412).
+    public static let clusterHeader = "X-Etcd-Cluster-ID"
+    /// The sender's member ID in hex.
+    public static let fromHeader = "X-Server-From"
+
+    static func hex(_ v: UInt64) -> String { String(v, radix: 16) }
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import KV
+import NIOCore
+import NIOHTTP1
+
+/// `fleet-bench kv`: load against etcd-v2-compatible stores, ours and real etcd side by side.
+///
+/// Each `--target NAME=URL[,URL...]` is measured with the same load in the same run; with two
+/// targets the table ends with the ratio first/second for every figure.
+struct KVBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kv",
+        abstract: "PUT/s, quorum GET/s, GET/s, sequential PUT latency and watch fan-out against v2 stores."
+    )
+
+    @Option(name: .customLong("target"), help: "NAME=URL[,URL...] (client URLs of one cluster); repeatable.")
+    var targets: [String] = []
+
+    @Option(help: "Concurrent keep-alive connections for the throughput runs.")
+    var connections = 64
+
+    @Option(help: "Seconds per throughput run.")
+    var seconds = 10.0
+
+    @Option(help: "Number of distinct keys.")
+    var keys = 1000
+
+    @Option(help: "Value size in bytes.")
+    var valueSize = 256
+
+    @Option(help: "Sequential PUTs for the latency run.")
+    var sequential = 2000
+
+    @Option(help: "Watchers for the fan-out run.")
+    var watchers = 256
+
+    @Option(help: "Events for the fan-out run.")
+    var events = 100
+
+    @Option(help: "Comma-separated runs: put,qget,get,seq,watch.")
+    var runs = "put,qget,get,seq,watch"
+
+    func run() async throws {
+        let parsed = try targets.map(Target.parse)
+        guard !parsed.isEmpty else { throw ValidationError("give at least one --target NAME=URL") }
+        let selected = Set(runs.split(separator: ",").map(String.init))
+        let value = String(repeating: "v", count: valueSize)
+        let putBody = ByteBuffer(string: "value=" + value)
+        var table: [(run: String, figure: String, values: [Double], higherIsBetter: Bool)] = []
+
+        func record(_ run: String, _ figure: String, _ v: [Double], higherIsBetter: Bool) {
+            table.append((run, figure, v, higherIsBetter))
+        }
+
+        print("fleet-bench kv: \(connections) connections, \(keys) keys, \(valueSize)-byte values, \(seconds) s per run")
+        // Fill every key first so reads hit.
+        for t in parsed {
+            _ = try await ClosedLoopLoad.run(endpoints: t.endpoints, connections: min(connections, keys), seconds: 60,
+                                             maxRequests: (keys + min(connections, keys) - 1) / min(connections, keys)) { c, n in
+                LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\((n * min(connections, keys) + c) % keys)", body: putBody)
+            }
+        }
+        let throughputRuns: [(String, String, HTTPMethod, Bool)] = [
+            ("put", "PUT", .PUT, true), ("qget", "quorum GET", .GET, true), ("get", "GET", .GET, false),
+        ]
+        for (key, label, method, _) in throughputRuns where selected.contains(key) {
+            var rates: [Double] = [], p50s: [Double] = [], p99s: [Double] = []
+            for t in parsed {
+                let (sample, elapsed) = try await ClosedLoopLoad.run(endpoints: t.endpoints, connections: connections,
+                                                                     seconds: seconds) { c, n in
+                    let k = (c &* 7919 &+ n &* 104729) % keys
+                    switch key {
+                    case "put": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)", body: putBody)
+                    case "qget": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)?quorum=true")
+                    default: return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)")
+                    }
+                }
+                let s = LatencySummary(sample.latencies)
+                rates.append(Double(s.count) / elapsed)
+                p50s.append(s.p50)
+                p99s.append(s.p99)
+                print("  \(t.name) \(label): \(fmt(Double(s.count) / elapsed, 0)) ops/s, \(s), failures \(sample.failures)"
+                      + (sample.firstFailure.map { " (first: \($0))" } ?? ""))
+            }
+            record(label, "ops/s", rates, higherIsBetter: true)
+            record(label, "p50 ms", p50s, higherIsBetter: false)
+            record(label, "p99 ms", p99s, higherIsBetter: false)
+        }
+        if selected.contains("seq") {
+            var p50s: [Double] = [], p99s: [Double] = []
+            for t in parsed {
+                let (sample, _) = try await ClosedLoopLoad.run(endpoints: [t.endpoints[0]], connections: 1, seconds: 120,
+                                                               maxRequests: sequential) { _, n in
+                    LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\(n % keys)", body: putBody)
+                }
+                let s = LatencySummary(sample.latencies)
+                p50s.append(s.p50)
+                p99s.append(s.p99)
+                print("  \(t.name) sequential PUT: \(s), failures \(sample.failures)")
+            }
+            record("sequential PUT", "p50 ms", p50s, higherIsBetter: false)
+            record("sequential PUT", "p99 ms", p99s, higherIsBetter: false)
+        }
+        if selected.contains("watch") {
+            var rates: [Double] = [], p50s: [Double] = [], p99s: [Double] = []
+            for t in parsed {
+                let result = try await WatchFanOut.run(endpoints: t.endpoints, watchers: watchers, events: events, value: value)
+                rates.append(result.deliveriesPerSecond)
+                p50s.append(result.latency.p50)
+                p99s.append(result.latency.p99)
+                print("  \(t.name) watch fan-out: \(watchers) watchers x \(events) events, "
+                      + "\(fmt(result.deliveriesPerSecond, 0)) deliveries/s, \(result.latency), missed \(result.missed)")
+            }
+            record("watch fan-out", "deliveries/s", rates, higherIsBetter: true)
+            record("watch fan-out", "p50 ms", p50s, higherIsBetter: false)
+            record("watch fan-out", "p99 ms", p99s, higherIsBetter: false)
+        }
+
+        print("")
+        var header = "| run | figure |"
+        for t in parsed { header += " \(t.name) |" }
+        if parsed.count == 2 { header += " \(parsed[0].name)/\(parsed[1].name) |" }
+        print(header)
+        print("|" + String(repeating: "---|", count: 2 + parsed.count + (parsed.count == 2 ? 1 : 0)))
+        for row in table {
+            var line = "| \(row.run) | \(row.figure) |"
+            for v in row.values { line += " \(fmt(v, row.figure.hasSuffix("ms") ? 3 : 0)) |" }
+            if row.values.count == 2 { line += " \(fmt(row.values[0] / row.values[1], 2)) |" }
+            print(line)
+        }
+    }
+}
+
+/// A named cluster: its client URLs.
+struct Target {
+    var name: String
+    var endpoints: [(host: String, port: Int)]
+
+    static func parse(_ text: String) throws -> Target {
+        let parts = text.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2 else { throw ValidationError("--target must be NAME=URL[,URL...], got '\(text)'") }
+        let endpoints = try parts[1].split(separator: ",").map { url -> (host: String, port: Int) in
+            guard case .tcp(let host, let port)? = HTTPEndpoint(url: String(url)) else {
+                throw ValidationError("not an http URL: '\(url)'")
+            }
+            return (host, port)
+        }
+        return Target(name: String(parts[0]), endpoints: endpoints)
+    }
+}

@@ -1,6 +1,0 @@
-import Testing
-@testable import Fleet
-
-@Test func integrationTargetBuilds() {
-    #expect(!FleetModule.version.isEmpty)
-}

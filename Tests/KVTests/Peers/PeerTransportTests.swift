@@ -1,0 +1,108 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import Testing
+@testable import KV
+
+/// A responder that serves only the peer protocol.
+struct PeerOnlyResponder: HTTPResponder {
+    let receiver: PeerReceiver
+    func respondImmediately(to request: HTTPRequest) -> HTTPResponse? { receiver.respondImmediately(to: request) }
+    func respond(to request: HTTPRequest) async -> HTTPResponse { await receiver.respond(to: request) }
+}
+
+final class FrameSink: Sendable {
+    let frames = NIOLockedValueBox([(UInt64, [UInt8])]())
+    let snapshots = NIOLockedValueBox([Int]())
+    func receiver(cluster: UInt64) -> PeerReceiver {
+        PeerReceiver(clusterID: cluster, onFrames: { from, batch in
+            self.frames.withLockedValue { $0.append(contentsOf: batch.map { (from, $0) }) }
+        }, onSnapshot: { _, body in
+            self.snapshots.withLockedValue { $0.append(body.readableBytes) }
+        })
+    }
+}
+
+@Suite struct PeerTransportTests {
+    @Test func framesCodecRoundTripAndRejectsGarbage() {
+        let frames: [[UInt8]] = [[1, 2, 3], [], Array(repeating: 7, count: 1000)]
+        #expect(PeerFrames.decode(PeerFrames.encode(frames)) == frames)
+        var truncated = PeerFrames.encode(frames)
+        truncated.moveWriterIndex(to: truncated.writerIndex - 1)
+        #expect(PeerFrames.decode(truncated) == nil)
+    }
+
+    @Test func framesArriveInOrderFromThePeer() async throws {
+        let sink = FrameSink()
+        let server = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
+                                                responder: PeerOnlyResponder(receiver: sink.receiver(cluster: 0xabc)))
+        defer { Task { await server.shutdown() } }
+        guard case .tcp(_, let port) = server.boundAddress else { return }
+        let transport = PeerTransport(localID: 1, clusterID: 0xabc)
+        defer { transport.shutdown() }
+        transport.setPeers([1: [], 2: [.tcp(host: "127.0.0.1", port: port)]])
+        for i in 0..<2000 {
+            transport.send([[UInt8(i & 0xff), UInt8(i >> 8)]], to: 2)
+        }
+        try await waitUntil { sink.frames.withLockedValue { $0.count } == 2000 }
+        let got = sink.frames.withLockedValue { $0 }
+        #expect(got.allSatisfy { $0.0 == 1 })
+        #expect(got.map { Int($0.1[0]) | Int($0.1[1]) << 8 } == Array(0..<2000))
+
+        try await transport.sendSnapshot(ByteBuffer(bytes: Array(repeating: 9, count: 300_000)), to: 2)
+        #expect(sink.snapshots.withLockedValue { $0 } == [300_000])
+    }
+
+    @Test func membersOfAnotherClusterAreRefused() async throws {
+        let sink = FrameSink()
+        let server = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
+                                                responder: PeerOnlyResponder(receiver: sink.receiver(cluster: 0xabc)))
+        defer { Task { await server.shutdown() } }
+        guard case .tcp(_, let port) = server.boundAddress else { return }
+        let stranger = PeerTransport(localID: 1, clusterID: 0xdef)
+        defer { stranger.shutdown() }
+        stranger.setPeers([2: [.tcp(host: "127.0.0.1", port: port)]])
+        do {
+            try await stranger.sendSnapshot(ByteBuffer(string: "x"), to: 2)
+            Issue.record("a member of another cluster was accepted")
+        } catch let error as PeerTransportError {
+            #expect(String(describing: error).contains("another cluster"))
+        }
+        stranger.send([[1]], to: 2)
+        var it = stranger.unreachable.makeAsyncIterator()
+        #expect(await it.next() == 2)
+        #expect(sink.frames.withLockedValue { $0.isEmpty })
+    }
+
+    @Test func deadPeerIsReportedAndRecoveryDelivers() async throws {
+        let transport = PeerTransport(localID: 1, clusterID: 5)
+        defer { transport.shutdown() }
+        // Nothing listens on this port yet.
+        let probe = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
+                                               responder: ClosureResponder { _ in HTTPResponse(status: .ok) })
+        guard case .tcp(_, let port) = probe.boundAddress else { return }
+        await probe.shutdown()
+        transport.setPeers([2: [.tcp(host: "127.0.0.1", port: port)]])
+        transport.send([[1]], to: 2)
+        var it = transport.unreachable.makeAsyncIterator()
+        #expect(await it.next() == 2)
+
+        let sink = FrameSink()
+        let server = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: port),
+                                                responder: PeerOnlyResponder(receiver: sink.receiver(cluster: 5)))
+        defer { Task { await server.shutdown() } }
+        try await waitUntil {
+            transport.send([[2]], to: 2)
+            return !sink.frames.withLockedValue { $0.isEmpty }
+        }
+    }
+}
+
+/// Polls `condition` every 10 ms for up to `seconds`; fails the test when it never holds.
+func waitUntil(seconds: Double = 10, _ condition: () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    Issue.record("condition not met within \(seconds) s")
+}
