@@ -26,9 +26,18 @@ public enum BusAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The private socket of the systemd running in a container whose root is visible at `rootPath`
-    /// (e.g. `/proc/<leader pid>/root`). Requires root.
-    public static func machine(rootPath: String) -> BusAddress {
+    /// (e.g. `/proc/<leader pid>/root`). Requires root *and* being in the container's PID namespace:
+    /// systemd 252 refuses private connections from peers whose PID it cannot see. From the host, use
+    /// ``machineSystemBus(rootPath:)``.
+    public static func machinePrivate(rootPath: String) -> BusAddress {
         .systemdPrivate(socketPath: rootPath + "/run/systemd/private")
+    }
+
+    /// The system bus (dbus-daemon) of a container whose root is visible at `rootPath`; works from the
+    /// host as root, since dbus-daemon, unlike systemd's private socket, accepts peers from another PID
+    /// namespace. Signals are routed by the daemon (match rules are sent as `AddMatch`).
+    public static func machineSystemBus(rootPath: String) -> BusAddress {
+        .custom(address: "unix:path=\(rootPath)/run/dbus/system_bus_socket", busClient: true)
     }
 
     /// True when the peer is systemd itself rather than a message bus.

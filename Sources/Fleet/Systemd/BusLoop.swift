@@ -31,6 +31,7 @@ final class BusLoop: @unchecked Sendable {
     private var matches: [UInt64: MatchBox] = [:]
     private var nextID: UInt64 = 1
     private var openFailed = false
+    private var readyWaiters: [(SystemdError?) -> Void] = []
 
     init(description: String) throws {
         self.description = description
@@ -115,6 +116,11 @@ final class BusLoop: @unchecked Sendable {
                 if result == 0 { break }
                 if queue.withLock({ $0.closed }) { continue loop }
             }
+            if !readyWaiters.isEmpty && sd_bus_is_ready(bus) > 0 {
+                let waiters = readyWaiters
+                readyWaiters.removeAll()
+                for waiter in waiters { waiter(nil) }
+            }
             let fd = sd_bus_get_fd(bus)
             let events = sd_bus_get_events(bus)
             if fd < 0 || events < 0 {
@@ -148,6 +154,8 @@ final class BusLoop: @unchecked Sendable {
             queue.jobs.removeAll()
         }
         let error = SystemdError.disconnected(reason: reason)
+        for waiter in readyWaiters { waiter(error) }
+        readyWaiters.removeAll()
         for (_, box) in calls {
             sd_bus_slot_unref(box.slot)
             box.onReply(nil, error)
@@ -161,6 +169,12 @@ final class BusLoop: @unchecked Sendable {
         if let bus { sd_bus_flush_close_unref(bus) }
         bus = nil
         queue.withLock { _ in _ = Glibc.close(wakeFD) }
+    }
+
+    /// Calls `waiter` once the connection is authenticated (and `Hello` answered, on a bus), or with
+    /// the error that closed it first.
+    func whenReady(_ waiter: @escaping (SystemdError?) -> Void) {
+        readyWaiters.append(waiter)
     }
 
     /// Opens the connection; on failure the loop ends after this job.

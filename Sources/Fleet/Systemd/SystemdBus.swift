@@ -22,13 +22,26 @@ public final class SystemdBus: Sendable {
 
     deinit { loop.close() }
 
-    /// Connects to `address`. Fails with ``SystemdError/connectionFailed(address:code:)`` when the socket
-    /// is missing or refused.
+    /// Connects to `address` and waits until the connection is authenticated. Fails with
+    /// ``SystemdError/connectionFailed(address:code:)`` when the socket is missing or cannot be opened, and
+    /// ``SystemdError/connectionRefused(address:reason:)`` when the peer closes it during authentication.
     public static func connect(_ address: BusAddress) async throws -> SystemdBus {
         let loop = try BusLoop(description: address.description)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             loop.submit { loop in
-                continuation.resume(with: Result { try loop.open(address) })
+                do {
+                    try loop.open(address)
+                    loop.whenReady { error in
+                        if let error {
+                            continuation.resume(
+                                throwing: SystemdError.connectionRefused(address: address.description, reason: "\(error)"))
+                        } else {
+                            continuation.resume()
+                        }
+                    }
+                } catch {
+                    continuation.resume(throwing: error)
+                }
             }
             do {
                 try loop.start()

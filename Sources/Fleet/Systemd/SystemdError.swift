@@ -44,6 +44,10 @@ public struct BusError: Error, Hashable, Sendable, CustomStringConvertible {
 public enum SystemdError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Opening the bus connection failed (socket missing, permission denied, ...). `code` is an errno.
     case connectionFailed(address: String, code: Int32)
+    /// The peer accepted the socket connection but closed it before authentication finished. systemd 252
+    /// does this on `/run/systemd/private` for non-root peers and for peers outside its PID namespace
+    /// ("Incoming private connection from unprivileged client, refusing").
+    case connectionRefused(address: String, reason: String)
     /// The connection was closed (by us or by the peer) while an operation was pending or requested.
     case disconnected(reason: String)
     /// systemd (or the bus) answered a method call with an error.
@@ -79,6 +83,10 @@ public enum SystemdError: Error, Hashable, Sendable, CustomStringConvertible {
         case .connectionFailed(let address, let code):
             return "cannot connect to systemd at \(address): \(errnoText(code))"
                 + " (is systemd running there, and are we root for /run/systemd/private?)"
+        case .connectionRefused(let address, let reason):
+            return "systemd at \(address) closed the connection during authentication (\(reason));"
+                + " its private socket only accepts root in the same PID namespace: use the system bus"
+                + " (BusAddress.system, or .machineSystemBus for a container) otherwise"
         case .disconnected(let reason):
             return "connection to systemd closed: \(reason); reconnect to continue"
         case .dbus(let member, let error):

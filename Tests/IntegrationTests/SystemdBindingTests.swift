@@ -1,0 +1,196 @@
+import Fleet
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The systemd binding against real systemd (PID 1 in a booted nspawn machine), reached from the host
+/// through the machine's `/run/systemd/private`. Each test boots its own machine; the suite is
+/// serialized so that only one machine boots at a time on the shared 2-core host.
+@Suite(.serialized) struct SystemdBindingTests {
+    /// Boots one machine, connects to its systemd, runs `body`, and always tears everything down.
+    func withMachine(
+        _ body: (Testbed, TestMachine, SystemdManager) async throws -> Void
+    ) async throws {
+        let bed = try await Testbed.boot("sdbind", machines: 1)
+        defer { bed.shutdown() }
+        let machine = bed.machines[0]
+        let manager = try await SystemdManager.connect(.machineSystemBus(rootPath: machine.rootPath))
+        defer { manager.close() }
+        try await body(bed, machine, manager)
+    }
+
+    /// Writes a unit file into the machine's `/run/fleet/units` and returns its in-machine path.
+    func writeUnit(_ machine: TestMachine, _ name: String, _ contents: String) throws -> String {
+        let directory = machine.rootPath + "/run/fleet/units"
+        try ChildProcess.check(["mkdir", "-p", directory])
+        let hostPath = directory + "/" + name
+        guard let file = fopen(hostPath, "w") else { throw TestFailure("cannot write \(hostPath)") }
+        fputs(contents, file)
+        fclose(file)
+        return "/run/fleet/units/" + name
+    }
+
+    @Test func unitLifecycleIsObservedThroughSignalsAndJournal() async throws {
+        try await withMachine { bed, machine, manager in
+            let unit = "fleet-hello.service"
+            let path = try writeUnit(
+                machine, unit,
+                """
+                [Unit]
+                Description=Hello from the binding test
+
+                [Service]
+                ExecStart=/bin/sh -c 'echo hello-from-fleet; echo second-line; exec sleep 1000'
+
+                """)
+            let changes = try await manager.linkUnitFiles([path], runtime: true, force: true)
+            #expect(changes.contains { $0.type == "symlink" && $0.destination == path })
+            try await manager.reload()
+            let loaded = try await manager.unitState(unit)
+            #expect(loaded.loadState == .loaded)
+            #expect(loaded.activeState == .inactive)
+
+            let events = try await manager.events()
+            let job = try await manager.startUnit(unit)
+            #expect(job.hasPrefix("/org/freedesktop/systemd1/job/"))
+            let active = try await firstEvent(in: events, seconds: 60) { event in
+                if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .active {
+                    return true
+                }
+                return false
+            }
+            if case .stateChanged(let change) = active { #expect(change.subState == "running") }
+            #expect(try bed.run(on: machine, ["systemctl", "is-active", unit]).stdout.hasPrefix("active"))
+
+            // The unit's output reaches its journal; read it from the host through the machine's root.
+            let lines = try await withDeadline(seconds: 60) {
+                var seen: [String] = []
+                for try await entry in Journal.entries(unit: unit, source: .osRoot(machine.rootPath), lines: 50, follow: true) {
+                    seen.append(entry.message)
+                    if seen.contains("second-line") { return seen }
+                }
+                return seen
+            }
+            #expect(lines.contains("hello-from-fleet"))
+            let lastTwo = try await Journal.read(unit: unit, source: .osRoot(machine.rootPath), lines: 2)
+            #expect(lastTwo.count == 2)
+
+            let stop = try await manager.runJob(timeout: .seconds(60)) { try await manager.stopUnit(unit) }
+            #expect(stop.result == .done)
+            #expect(stop.unit == unit)
+            _ = try await firstEvent(in: events, seconds: 60) { event in
+                if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .inactive {
+                    return true
+                }
+                return false
+            }
+            #expect(try await manager.unitState(unit).activeState == .inactive)
+        }
+    }
+
+    @Test func failingUnitBecomesFailedAndIsReset() async throws {
+        try await withMachine { bed, machine, manager in
+            let unit = "fleet-fails.service"
+            let path = try writeUnit(
+                machine, unit,
+                """
+                [Service]
+                Type=oneshot
+                ExecStart=/bin/false
+
+                """)
+            try await manager.linkUnitFiles([path])
+            try await manager.reload()
+            let events = try await manager.events()
+            let removal = try await manager.runJob(timeout: .seconds(60)) { try await manager.startUnit(unit) }
+            #expect(removal.result == .failed)
+            _ = try await firstEvent(in: events, seconds: 60) { event in
+                if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .failed {
+                    return true
+                }
+                return false
+            }
+            #expect(try await manager.unitState(unit).activeState == .failed)
+            let failed = try await manager.listUnits().filter { $0.activeState == .failed }.map(\.name)
+            #expect(failed.contains(unit))
+
+            try await manager.resetFailedUnit(unit)
+            #expect(try await manager.unitState(unit).activeState == .inactive)
+
+            await #expect(throws: SystemdError.self) {
+                try await manager.startUnitAndWait(unit, timeout: .seconds(60))
+            }
+        }
+    }
+
+    @Test func unknownUnitsAndMalformedFilesGiveClearErrors() async throws {
+        try await withMachine { bed, machine, manager in
+            do {
+                try await manager.startUnit("no-such-unit.service")
+                Issue.record("starting a missing unit succeeded")
+            } catch let error as SystemdError {
+                #expect(error.isNoSuchUnit)
+                #expect(error.description.contains("no-such-unit.service"))
+            }
+            do {
+                _ = try await manager.getUnit("no-such-unit.service")
+                Issue.record("GetUnit of a missing unit succeeded")
+            } catch let error as SystemdError {
+                #expect(error.isNoSuchUnit)
+            }
+
+            let unit = "fleet-broken.service"
+            let path = try writeUnit(
+                machine, unit,
+                """
+                [Service]
+                this is not a unit file
+                Type=whatever
+
+                """)
+            try await manager.linkUnitFiles([path])
+            try await manager.reload()
+            let state = try await manager.unitState(unit)
+            #expect(state.loadState != .loaded)
+            do {
+                try await manager.startUnit(unit)
+                Issue.record("starting a malformed unit succeeded")
+            } catch let error as SystemdError {
+                print("malformed unit error: \(error)")
+                #expect(error.busErrorName != nil)
+                #expect(error.description.contains(unit))
+            }
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs `body`, failing after `seconds` (cancelling `body`); waits in tests must be bounded.
+func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            throw TestFailure("timed out after \(seconds) s")
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+/// The first event matching `predicate`, bounded by `seconds`.
+func firstEvent(
+    in events: AsyncThrowingStream<UnitEvent, any Error>, seconds: Double,
+    where predicate: @escaping @Sendable (UnitEvent) -> Bool
+) async throws -> UnitEvent {
+    try await withDeadline(seconds: seconds) {
+        for try await event in events where predicate(event) { return event }
+        throw TestFailure("event stream ended")
+    }
+}
