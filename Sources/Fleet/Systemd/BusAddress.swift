@@ -33,6 +33,19 @@ public enum BusAddress: Hashable, Sendable, CustomStringConvertible {
         .systemdPrivate(socketPath: rootPath + "/run/systemd/private")
     }
 
+    /// systemd's private socket in the container whose PID 1 has host PID `leaderPID`, reached through
+    /// `nsenter` + `systemd-stdio-bridge` run inside the container's namespaces (an sd-bus `unixexec:`
+    /// address). The bridge connects from inside the container's PID namespace, which the private socket
+    /// requires, so the host gets the same direct connection fleetd has inside. Requires root.
+    public static func machinePrivateBridge(leaderPID: Int32, nsenter: String = "/usr/bin/nsenter") -> BusAddress {
+        let argv = [
+            "nsenter", "-t", String(leaderPID), "-p", "-m", "--", "systemd-stdio-bridge",
+            "--bus-path=unix:path=/run/systemd/private",
+        ]
+        let args = argv.enumerated().map { "argv\($0.offset)=\($0.element)" }.joined(separator: ",")
+        return .custom(address: "unixexec:path=\(nsenter),\(args)", busClient: false)
+    }
+
     /// The system bus (dbus-daemon) of a container whose root is visible at `rootPath`; works from the
     /// host as root, since dbus-daemon, unlike systemd's private socket, accepts peers from another PID
     /// namespace. Signals are routed by the daemon (match rules are sent as `AddMatch`).

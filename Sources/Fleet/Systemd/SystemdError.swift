@@ -66,6 +66,8 @@ public enum SystemdError: Error, Hashable, Sendable, CustomStringConvertible {
     case journal(operation: String, code: Int32)
     /// A unit name was rejected before reaching systemd.
     case invalidUnitName(String)
+    /// Sending an sd_notify datagram failed; `code` is an errno.
+    case notify(socket: String, code: Int32)
     /// Writing or removing a unit file on disk failed; `code` is an errno.
     case unitFile(path: String, operation: String, code: Int32)
 
@@ -106,6 +108,8 @@ public enum SystemdError: Error, Hashable, Sendable, CustomStringConvertible {
             return "journal \(operation) failed: \(errnoText(code))"
         case .invalidUnitName(let name):
             return "invalid unit name '\(name)': expected NAME.TYPE (e.g. hello.service) without '/'"
+        case .notify(let socket, let code):
+            return "cannot notify systemd via \(socket): \(errnoText(code)); is NOTIFY_SOCKET stale?"
         case .unitFile(let path, let operation, let code):
             return "cannot \(operation) unit file \(path): \(errnoText(code))"
         }
