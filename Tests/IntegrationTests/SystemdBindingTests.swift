@@ -6,17 +6,33 @@ import Glibc
 #endif
 
 /// The systemd binding against real systemd (PID 1 in a booted nspawn machine), reached from the host
-/// through the machine's `/run/systemd/private`. Each test boots its own machine; the suite is
-/// serialized so that only one machine boots at a time on the shared 2-core host.
+/// through the machine's dbus-daemon or (via nsenter + systemd-stdio-bridge) its `/run/systemd/private`.
+/// Each test boots its own machine; the suite is serialized so that only one machine runs at a time on
+/// the shared 2-core host.
 @Suite(.serialized) struct SystemdBindingTests {
+    /// How the host reaches the machine's systemd.
+    enum Route: String, CaseIterable, Sendable {
+        /// The machine's dbus-daemon (a bus client connection, signals routed by match rules).
+        case systemBus
+        /// systemd's private socket through nsenter + systemd-stdio-bridge (a direct connection).
+        case privateBridge
+
+        func address(_ machine: TestMachine) -> BusAddress {
+            switch self {
+            case .systemBus: return .machineSystemBus(rootPath: machine.rootPath)
+            case .privateBridge: return .machinePrivateBridge(leaderPID: machine.leaderPID)
+            }
+        }
+    }
+
     /// Boots one machine, connects to its systemd, runs `body`, and always tears everything down.
     func withMachine(
-        _ body: (Testbed, TestMachine, SystemdManager) async throws -> Void
+        via route: Route = .systemBus, _ body: (Testbed, TestMachine, SystemdManager) async throws -> Void
     ) async throws {
         let bed = try await Testbed.boot("sdbind", machines: 1)
         defer { bed.shutdown() }
         let machine = bed.machines[0]
-        let manager = try await SystemdManager.connect(.machineSystemBus(rootPath: machine.rootPath))
+        let manager = try await SystemdManager.connect(route.address(machine))
         defer { manager.close() }
         try await body(bed, machine, manager)
     }
@@ -32,8 +48,9 @@ import Glibc
         return "/run/fleet/units/" + name
     }
 
-    @Test func unitLifecycleIsObservedThroughSignalsAndJournal() async throws {
-        try await withMachine { bed, machine, manager in
+    @Test(arguments: Route.allCases)
+    func unitLifecycleIsObservedThroughSignalsAndJournal(route: Route) async throws {
+        try await withMachine(via: route) { bed, machine, manager in
             let unit = "fleet-hello.service"
             let path = try writeUnit(
                 machine, unit,
@@ -141,6 +158,19 @@ import Glibc
                 #expect(error.isNoSuchUnit)
             }
 
+            // From the host, systemd's private socket refuses us (we are outside its PID namespace);
+            // the error says so instead of failing the first call with "Connection terminated".
+            do {
+                _ = try await SystemdBus.connect(.machinePrivate(rootPath: machine.rootPath))
+                Issue.record("the private socket accepted a peer from another PID namespace")
+            } catch let error as SystemdError {
+                guard case .connectionRefused = error else {
+                    Issue.record("unexpected error \(error)")
+                    return
+                }
+                #expect(error.description.contains("private socket only accepts root in the same PID namespace"))
+            }
+
             let unit = "fleet-broken.service"
             let path = try writeUnit(
                 machine, unit,
@@ -158,9 +188,86 @@ import Glibc
                 try await manager.startUnit(unit)
                 Issue.record("starting a malformed unit succeeded")
             } catch let error as SystemdError {
-                print("malformed unit error: \(error)")
                 #expect(error.busErrorName != nil)
                 #expect(error.description.contains(unit))
+            }
+        }
+    }
+
+    /// ``SystemdUnitManager``, the agent-facing layer, on real systemd.
+    @Test func unitManagerLoadsStartsStopsAndUnloadsAsTheAgentDoes() async throws {
+        let bed = try await Testbed.boot("sdunit", machines: 1)
+        defer { bed.shutdown() }
+        let machine = bed.machines[0]
+        let systemd = try await SystemdManager.connect(.machineSystemBus(rootPath: machine.rootPath))
+        defer { systemd.close() }
+        let units: any UnitManager = SystemdUnitManager(systemd: systemd, hostRoot: machine.rootPath)
+        let concrete = units as! SystemdUnitManager
+
+        let unit = "fleet-agent@1.service"
+        try await units.load(
+            unit,
+            contents: """
+                [Service]
+                ExecStart=/bin/sleep 1000
+
+                [Install]
+                WantedBy=multi-user.target
+
+                """)
+        try await units.load("fleet-bad.service", contents: "[Service]\nType=nonsense\n")
+        try await units.reloadUnitFiles()
+        #expect(try await units.units() == ["fleet-agent@1.service", "fleet-bad.service"])
+        try await concrete.verifyLoaded(unit)
+        #expect(try await systemd.unitProperty(unit, "UnitFileState") == "enabled-runtime")
+        do {
+            try await concrete.verifyLoaded("fleet-bad.service")
+            Issue.record("a malformed unit file verified as loaded")
+        } catch let error as SystemdError {
+            #expect(error == .unitNotLoaded(unit: "fleet-bad.service", loadState: "bad-setting"))
+        }
+
+        let events = try await units.events()
+        try await units.triggerStart(unit)
+        _ = try await firstEvent(in: events, seconds: 60) { event in
+            if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .active { return true }
+            return false
+        }
+        let states = try await units.unitStates([unit, "fleet-bad.service", "fleet-none.service"])
+        #expect(states[unit] == UnitState(loadState: .loaded, activeState: .active, subState: "running"))
+        #expect(states["fleet-bad.service"]?.loadState == .badSetting)
+        #expect(states["fleet-none.service"]?.loadState == .notFound)
+
+        // The binding's other calls, on a running unit.
+        #expect(try await systemd.getUnit(unit) == BusPath.unitPath(unit))
+        #expect(try await systemd.loadUnit(unit) == BusPath.unitPath(unit))
+        #expect(try await systemd.listUnits().contains { $0.name == unit && $0.activeState == .active })
+        let restart = try await systemd.runJob(timeout: .seconds(60)) { try await systemd.restartUnit(unit) }
+        #expect(restart.result == .done)
+        try await systemd.killUnit(unit, who: .all, signal: SIGKILL)
+        _ = try await firstEvent(in: events, seconds: 60) { event in
+            if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .failed { return true }
+            return false
+        }
+
+        try await units.triggerStop(unit)
+        try await units.unload(unit)
+        try await units.unload("fleet-bad.service")
+        try await units.reloadUnitFiles()
+        #expect(try await units.units().isEmpty)
+        #expect(try await units.unitStates([unit])[unit]?.loadState == .notFound)
+        let left = try bed.run(on: machine, ["ls", "/run/systemd/system"]).stdout
+        #expect(!left.contains("fleet-agent"))
+
+        // Closing the connection ends event sequences with a typed error instead of leaving them hanging.
+        systemd.close()
+        do {
+            _ = try await firstEvent(in: events, seconds: 30) { _ in false }
+            Issue.record("event stream survived close")
+        } catch let error as SystemdError {
+            guard case .disconnected = error else {
+                Issue.record("unexpected error \(error)")
+                return
             }
         }
     }
