@@ -94,6 +94,27 @@ import Glibc
             let lastTwo = try await Journal.read(unit: unit, source: .osRoot(machine.rootPath), lines: 2)
             #expect(lastTwo.count == 2)
 
+            // Following: from a known position, a restart's fresh output arrives while the reader waits on
+            // the journal's inotify fd (through /proc/<pid>/root).
+            let position = try #require(lastTwo.last?.cursor)
+            let source = JournalSource.osRoot(machine.rootPath)
+            let follower = Task {
+                try await withDeadline(seconds: 60) {
+                    var entries: [JournalEntry] = []
+                    for try await entry in Journal.entries(unit: unit, source: source, after: position, follow: true) {
+                        entries.append(entry)
+                        if entry.message == "second-line" { break }
+                    }
+                    return entries
+                }
+            }
+            let restart = try await manager.runJob(timeout: .seconds(60)) { try await manager.restartUnit(unit) }
+            #expect(restart.result == .done)
+            let followed = try await follower.value
+            #expect(followed.contains { $0.message == "hello-from-fleet" })
+            #expect(!followed.contains { $0.cursor == position })  // strictly after the position
+            #expect(followed.contains { $0.message.contains("Stopping") })  // systemd's own lines about the unit
+
             let stop = try await manager.runJob(timeout: .seconds(60)) { try await manager.stopUnit(unit) }
             #expect(stop.result == .done)
             #expect(stop.unit == unit)

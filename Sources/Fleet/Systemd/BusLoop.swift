@@ -19,6 +19,8 @@ final class BusLoop: @unchecked Sendable {
         var jobs: [Job] = []
         var closed = false
         var closeReason = "closed by the client"
+        /// False once the thread has closed `wakeFD`.
+        var wakeOpen = true
     }
 
     let description: String
@@ -63,7 +65,7 @@ final class BusLoop: @unchecked Sendable {
         }
     }
 
-    /// Caller holds the queue lock, so the fd cannot be closed underneath.
+    /// Caller holds the queue lock and has checked `closed`, so the fd is still open.
     private func wake() {
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
@@ -168,7 +170,15 @@ final class BusLoop: @unchecked Sendable {
         matches.removeAll()
         if let bus { sd_bus_flush_close_unref(bus) }
         bus = nil
-        queue.withLock { _ in _ = Glibc.close(wakeFD) }
+        queue.withLock { queue in
+            _ = Glibc.close(wakeFD)
+            queue.wakeOpen = false
+        }
+    }
+
+    deinit {
+        // Only reached without teardown when the thread never started.
+        if queue.withLock({ $0.wakeOpen }) { _ = Glibc.close(wakeFD) }
     }
 
     /// Calls `waiter` once the connection is authenticated (and `Hello` answered, on a bus), or with

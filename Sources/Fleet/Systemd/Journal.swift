@@ -47,15 +47,19 @@ public enum Journal {
     /// - Parameters:
     ///   - lines: start with the last `lines` entries; nil means from the beginning without `follow`,
     ///     and only new entries with `follow`.
+    ///   - after: a ``JournalEntry/cursor`` to resume after (takes precedence over `lines`); lets a caller
+    ///     take a position, trigger something, and then read exactly what was logged since.
     ///   - follow: keep waiting for new entries (`sd_journal_wait` semantics, via the journal's inotify fd)
     ///     until the consumer stops iterating.
     public static func entries(
-        unit: String?, source: JournalSource = .local, lines: Int? = nil, follow: Bool = false
+        unit: String?, source: JournalSource = .local, lines: Int? = nil, after cursor: String? = nil,
+        follow: Bool = false
     ) -> AsyncThrowingStream<JournalEntry, any Error> {
         let (stream, continuation) = AsyncThrowingStream<JournalEntry, any Error>.makeStream()
         let reader: JournalReader
         do {
-            reader = try JournalReader(unit: unit, source: source, lines: lines, follow: follow, output: continuation)
+            reader = try JournalReader(
+                unit: unit, source: source, lines: lines, after: cursor, follow: follow, output: continuation)
         } catch {
             continuation.finish(throwing: error)
             return stream
@@ -69,12 +73,14 @@ public enum Journal {
         return stream
     }
 
-    /// The last `lines` entries of `unit` (all when nil), without following.
-    public static func read(unit: String?, source: JournalSource = .local, lines: Int? = nil) async throws
-        -> [JournalEntry]
-    {
+    /// The last `lines` entries of `unit` (all when nil), or those after `cursor`, without following.
+    public static func read(
+        unit: String?, source: JournalSource = .local, lines: Int? = nil, after cursor: String? = nil
+    ) async throws -> [JournalEntry] {
         var out: [JournalEntry] = []
-        for try await entry in entries(unit: unit, source: source, lines: lines, follow: false) { out.append(entry) }
+        for try await entry in entries(unit: unit, source: source, lines: lines, after: cursor, follow: false) {
+            out.append(entry)
+        }
         return out
     }
 }
@@ -84,18 +90,20 @@ final class JournalReader: @unchecked Sendable {
     private let unit: String?
     private let source: JournalSource
     private let lines: Int?
+    private let cursor: String?
     private let follow: Bool
     private let output: AsyncThrowingStream<JournalEntry, any Error>.Continuation
     /// Cancellation flag and the eventfd that wakes the thread; fd is -1 once the thread has finished.
     private let control: Mutex<(cancelled: Bool, fd: Int32)>
 
     init(
-        unit: String?, source: JournalSource, lines: Int?, follow: Bool,
+        unit: String?, source: JournalSource, lines: Int?, after cursor: String?, follow: Bool,
         output: AsyncThrowingStream<JournalEntry, any Error>.Continuation
     ) throws {
         self.unit = unit
         self.source = source
         self.lines = lines
+        self.cursor = cursor
         self.follow = follow
         self.output = output
         let fd = csd_eventfd()
@@ -188,7 +196,13 @@ final class JournalReader: @unchecked Sendable {
     private func read(_ journal: OpaquePointer) throws {
         // Position: on the first entry to emit (then `pending` says it is already current), or before it.
         var pending = false
-        if let lines {
+        if let cursor {
+            try check(sd_journal_seek_cursor(journal, cursor), "seek to cursor")
+            // Seeking lands on the cursor's entry (or the nearest one); skip it only if it is that entry.
+            let moved = sd_journal_next(journal)
+            try check(moved, "next")
+            pending = moved > 0 && sd_journal_test_cursor(journal, cursor) <= 0
+        } else if let lines {
             try check(sd_journal_seek_tail(journal), "seek tail")
             if lines > 0 {
                 let skipped = sd_journal_previous_skip(journal, UInt64(lines))

@@ -61,7 +61,8 @@ public final class SystemdBus: Sendable {
     /// Calls a method and decodes its reply.
     ///
     /// - Parameters:
-    ///   - timeout: how long systemd may take to answer; nil uses sd-bus's default (25 s).
+    ///   - timeout: how long systemd may take to answer; nil uses sd-bus's default (25 s). A call is not
+    ///     abandoned when the calling task is cancelled: it ends with the reply or this timeout.
     ///   - build: appends the arguments (bus thread).
     ///   - decode: reads the reply (bus thread). A D-Bus error reply throws ``SystemdError/dbus(member:error:)``
     ///     instead, carrying the error name and message.
@@ -70,7 +71,7 @@ public final class SystemdBus: Sendable {
         build: @escaping @Sendable (BusMessageWriter) throws -> Void = { _ in },
         decode: @escaping @Sendable (BusMessageReader) throws -> T
     ) async throws -> T {
-        let usec = timeout.map { UInt64(max(0, $0.components.seconds)) * 1_000_000 + UInt64(max(0, $0.components.attoseconds / 1_000_000_000_000)) } ?? 0
+        let usec = timeout.map { UInt64(max(1, $0 / .microseconds(1))) } ?? 0
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let accepted = loop.submit { loop in
                 loop.send(call, timeoutUSec: usec, build: build) { reply, failure in
