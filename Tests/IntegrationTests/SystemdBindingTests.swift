@@ -84,7 +84,9 @@ import Glibc
             // The unit's output reaches its journal; read it from the host through the machine's root.
             let lines = try await withDeadline(seconds: 60) {
                 var seen: [String] = []
-                for try await entry in Journal.entries(unit: unit, source: .osRoot(machine.rootPath), lines: 50, follow: true) {
+                for try await entry in Journal.entries(
+                    unit: unit, source: .osRoot(machine.rootPath), lines: 50, follow: true)
+                {
                     seen.append(entry.message)
                     if seen.contains("second-line") { return seen }
                 }
@@ -251,7 +253,9 @@ import Glibc
         let events = try await units.events()
         try await units.triggerStart(unit)
         _ = try await firstEvent(in: events, seconds: 60) { event in
-            if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .active { return true }
+            if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .active {
+                return true
+            }
             return false
         }
         let states = try await units.unitStates([unit, "fleet-bad.service", "fleet-none.service"])
@@ -267,7 +271,9 @@ import Glibc
         #expect(restart.result == .done)
         try await systemd.killUnit(unit, who: .all, signal: SIGKILL)
         _ = try await firstEvent(in: events, seconds: 60) { event in
-            if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .failed { return true }
+            if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .failed {
+                return true
+            }
             return false
         }
 

@@ -34,7 +34,8 @@ public final class SystemdBus: Sendable {
                     loop.whenReady { error in
                         if let error {
                             continuation.resume(
-                                throwing: SystemdError.connectionRefused(address: address.description, reason: "\(error)"))
+                                throwing: SystemdError.connectionRefused(
+                                    address: address.description, reason: "\(error)"))
                         } else {
                             continuation.resume()
                         }
@@ -140,7 +141,8 @@ public final class SystemdBus: Sendable {
         onClose: @escaping @Sendable (SystemdError) -> Void
     ) async throws -> BusMatch {
         let loop = self.loop
-        let id: UInt64 = try await withCheckedThrowingContinuation { (installed: CheckedContinuation<UInt64, any Error>) in
+        let id: UInt64 = try await withCheckedThrowingContinuation {
+            (installed: CheckedContinuation<UInt64, any Error>) in
             let accepted = loop.submit { loop in
                 installed.resume(
                     with: Result {

@@ -44,7 +44,8 @@ public final class SystemdManager: Sendable {
     /// The status of the named units (`ListUnitsByNames`), including inactive and unknown ones
     /// (those come back with load state `not-found`).
     public func listUnits(names: [String]) async throws -> [UnitStatus] {
-        try await bus.call(Self.manager("ListUnitsByNames"), build: { try $0.append(names) }, decode: Self.decodeUnitList)
+        try await bus.call(
+            Self.manager("ListUnitsByNames"), build: { try $0.append(names) }, decode: Self.decodeUnitList)
     }
 
     /// Load, active and sub state of one unit; `not-found/inactive/dead` for a unit systemd does not know.
@@ -63,7 +64,8 @@ public final class SystemdManager: Sendable {
                     loadState: LoadState(rawValue: try reader.readString()),
                     activeState: ActiveState(rawValue: try reader.readString()), subState: try reader.readString(),
                     following: try reader.readString(), path: try reader.readObjectPath(),
-                    jobID: try reader.readUInt32(), jobType: try reader.readString(), jobPath: try reader.readObjectPath())
+                    jobID: try reader.readUInt32(), jobType: try reader.readString(),
+                    jobPath: try reader.readObjectPath())
             }
         }
     }
@@ -169,7 +171,9 @@ public final class SystemdManager: Sendable {
         async throws
     {
         let removal = try await runJob(timeout: timeout) { try await self.startUnit(name, mode: mode) }
-        if removal.result != .done { throw SystemdError.jobFailed(unit: name, job: removal.job, result: removal.result.rawValue) }
+        if removal.result != .done {
+            throw SystemdError.jobFailed(unit: name, job: removal.job, result: removal.result.rawValue)
+        }
     }
 
     /// Stops a unit and waits for the job; throws unless the result is `done`.
@@ -177,7 +181,9 @@ public final class SystemdManager: Sendable {
         async throws
     {
         let removal = try await runJob(timeout: timeout) { try await self.stopUnit(name, mode: mode) }
-        if removal.result != .done { throw SystemdError.jobFailed(unit: name, job: removal.job, result: removal.result.rawValue) }
+        if removal.result != .done {
+            throw SystemdError.jobFailed(unit: name, job: removal.job, result: removal.result.rawValue)
+        }
     }
 
     // MARK: Unit files
@@ -242,7 +248,8 @@ public final class SystemdManager: Sendable {
     static func decodeChanges(_ reader: BusMessageReader) throws -> [UnitFileChange] {
         try reader.readArray(of: "(sss)") { reader in
             try reader.readStruct("sss") { reader in
-                UnitFileChange(type: try reader.readString(), file: try reader.readString(), destination: try reader.readString())
+                UnitFileChange(
+                    type: try reader.readString(), file: try reader.readString(), destination: try reader.readString())
             }
         }
     }

@@ -60,10 +60,13 @@ final class SystemdSignals: Sendable {
     }
 
     private func install() async throws {
-        let sender: String? = SystemdManager.destination
+        let sender = SystemdManager.destination
+        let manager = SystemdManager.managerInterface
         let rules: [MatchRule] = [
-            MatchRule(sender: sender, path: BusPath.manager, interface: SystemdManager.managerInterface, member: "JobRemoved"),
-            MatchRule(sender: sender, path: BusPath.manager, interface: SystemdManager.managerInterface, member: "Reloading"),
+            MatchRule(
+                sender: sender, path: BusPath.manager, interface: manager, member: "JobRemoved"),
+            MatchRule(
+                sender: sender, path: BusPath.manager, interface: manager, member: "Reloading"),
             MatchRule(
                 sender: sender, pathNamespace: BusPath.unitPrefix, interface: "org.freedesktop.DBus.Properties",
                 member: "PropertiesChanged"),
@@ -83,11 +86,11 @@ final class SystemdSignals: Sendable {
 
     private func addMatch(_ rule: MatchRule) async throws -> BusMatch {
         try await bus.addMatch(
-                rule.description,
-                handler: { [weak self] reader in
-                    if let event = try? Self.decode(reader) { self?.broadcast(event) }
-                },
-                onClose: { [weak self] error in self?.finish(error) })
+            rule.description,
+            handler: { [weak self] reader in
+                if let event = try? Self.decode(reader) { self?.broadcast(event) }
+            },
+            onClose: { [weak self] error in self?.finish(error) })
     }
 
     private func broadcast(_ event: UnitEvent) {

@@ -24,8 +24,11 @@ import Testing
         #expect(BusPath.unitName(fromPath: path) == "hello@1.service")
     }
 
-    @Test(arguments: ["/org/freedesktop/systemd1", "/org/freedesktop/systemd1/unit/", "/org/freedesktop/systemd1/unit/a/b",
-        "/org/freedesktop/systemd1/job/12", "/org/freedesktop/systemd1/unit/bad_zz", "/org/freedesktop/systemd1/unit/trunc_2"])
+    @Test(arguments: [
+        "/org/freedesktop/systemd1", "/org/freedesktop/systemd1/unit/", "/org/freedesktop/systemd1/unit/a/b",
+        "/org/freedesktop/systemd1/job/12", "/org/freedesktop/systemd1/unit/bad_zz",
+        "/org/freedesktop/systemd1/unit/trunc_2",
+    ])
     func rejectsNonUnitPaths(path: String) {
         #expect(BusPath.unitName(fromPath: path) == nil)
     }

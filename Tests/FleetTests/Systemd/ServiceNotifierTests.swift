@@ -19,7 +19,9 @@ final class DatagramListener {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard result == 0 else { throw SystemdError.notify(socket: path, code: errno) }
         // Bound every receive: a missing datagram fails the test instead of hanging it.
@@ -71,12 +73,15 @@ final class DatagramListener {
 
     @Test func watchdogIntervalIsHalfTheTimeoutForThisProcess() {
         let pid: Int32 = 1234
-        #expect(ServiceNotifier.watchdogPingInterval(environment: ["WATCHDOG_USEC": "20000000"], pid: pid) == .seconds(10))
         #expect(
-            ServiceNotifier.watchdogPingInterval(environment: ["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "1234"], pid: pid)
+            ServiceNotifier.watchdogPingInterval(environment: ["WATCHDOG_USEC": "20000000"], pid: pid) == .seconds(10))
+        #expect(
+            ServiceNotifier.watchdogPingInterval(
+                environment: ["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "1234"], pid: pid)
                 == .seconds(10))
         #expect(
-            ServiceNotifier.watchdogPingInterval(environment: ["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "99"], pid: pid)
+            ServiceNotifier.watchdogPingInterval(
+                environment: ["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "99"], pid: pid)
                 == nil)
         #expect(ServiceNotifier.watchdogPingInterval(environment: [:], pid: pid) == nil)
         #expect(ServiceNotifier.watchdogPingInterval(environment: ["WATCHDOG_USEC": "0"], pid: pid) == nil)

@@ -5,7 +5,8 @@ import Testing
 @Suite struct SystemdErrorTests {
     @Test func busErrorsKeepNameAndMessage() {
         let error = SystemdError.dbus(
-            member: "StartUnit", error: BusError(name: BusError.Name.noSuchUnit, message: "Unit nope.service not found."))
+            member: "StartUnit",
+            error: BusError(name: BusError.Name.noSuchUnit, message: "Unit nope.service not found."))
         #expect(error.isNoSuchUnit)
         #expect(error.busErrorName == "org.freedesktop.systemd1.NoSuchUnit")
         #expect(error.description.contains("Unit nope.service not found."))
@@ -14,7 +15,8 @@ import Testing
     }
 
     @Test func otherErrorsAreNotNoSuchUnit() {
-        let error = SystemdError.dbus(member: "StartUnit", error: BusError(name: BusError.Name.badUnitSetting, message: "x"))
+        let error = SystemdError.dbus(
+            member: "StartUnit", error: BusError(name: BusError.Name.badUnitSetting, message: "x"))
         #expect(!error.isNoSuchUnit)
         #expect(!SystemdError.disconnected(reason: "x").isNoSuchUnit)
         #expect(SystemdError.disconnected(reason: "x").busErrorName == nil)
@@ -28,9 +30,12 @@ import Testing
     }
 
     @Test func actionableMessages() {
-        #expect(SystemdError.unitNotLoaded(unit: "a.service", loadState: "bad-setting").description.contains("journalctl -u a.service"))
+        #expect(
+            SystemdError.unitNotLoaded(unit: "a.service", loadState: "bad-setting").description.contains(
+                "journalctl -u a.service"))
         #expect(SystemdError.invalidUnitName("a/b").description.contains("NAME.TYPE"))
-        #expect(SystemdError.jobFailed(unit: "a.service", job: "/j/1", result: "failed").description.contains("'failed'"))
+        #expect(
+            SystemdError.jobFailed(unit: "a.service", job: "/j/1", result: "failed").description.contains("'failed'"))
     }
 
     @Test func matchRulesAreWellFormed() {
@@ -51,8 +56,9 @@ import Testing
         #expect(!busClient)
         #expect(address.hasPrefix("unixexec:path=/usr/bin/nsenter,argv0=nsenter,argv1=-t,argv2=42,"))
         #expect(address.hasSuffix("argv7=--bus-path=unix:path=/run/systemd/private"))
-        #expect(BusAddress.machineSystemBus(rootPath: "/proc/42/root")
-            == .custom(address: "unix:path=/proc/42/root/run/dbus/system_bus_socket", busClient: true))
+        #expect(
+            BusAddress.machineSystemBus(rootPath: "/proc/42/root")
+                == .custom(address: "unix:path=/proc/42/root/run/dbus/system_bus_socket", busClient: true))
     }
 
     @Test func connectingToAMissingSocketFailsClearly() async {

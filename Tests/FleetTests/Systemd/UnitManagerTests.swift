@@ -3,7 +3,9 @@ import Testing
 @testable import Fleet
 
 @Suite struct UnitManagerTests {
-    @Test(arguments: ["hello.service", "a@1.service", "x.socket", "t.timer", "m.mount", "p.path", "d.device", "a.automount"])
+    @Test(arguments: [
+        "hello.service", "a@1.service", "x.socket", "t.timer", "m.mount", "p.path", "d.device", "a.automount",
+    ])
     func acceptsSchedulableUnitNames(name: String) throws {
         try SystemdUnitManager.validate(name)
     }
@@ -14,7 +16,9 @@ import Testing
     }
 
     @Test func detectsInstallSections() {
-        #expect(SystemdUnitManager.hasInstallSection("[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n"))
+        #expect(
+            SystemdUnitManager.hasInstallSection(
+                "[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n"))
         #expect(SystemdUnitManager.hasInstallSection("[Install]  \n"))
         #expect(!SystemdUnitManager.hasInstallSection("[Service]\nExecStart=/bin/echo [Install]\n"))
     }
