@@ -217,6 +217,37 @@ import Glibc
         }
     }
 
+    /// What fleetd does inside a machine: connect automatically (the private socket, as root), and tell
+    /// systemd it is ready through sd_notify. Runs this test binary in the machine as a `Type=notify` unit
+    /// (``InsideMachineProbe``); the start job only completes once READY=1 arrives.
+    @Test func insideAMachineTheAgentUsesThePrivateSocketAndSdNotify() async throws {
+        let executable = try #require(CommandLine.arguments.first)
+        try #require(
+            executable.hasPrefix(Testbed.repositoryRoot + "/"),
+            "the test binary must live under the repository, which is bound into the machines")
+        try await withMachine { bed, machine, manager in
+            let unit = "fleet-probe.service"
+            let events = try await manager.events()
+            let run = try bed.run(
+                on: machine,
+                [
+                    "systemd-run", "--unit=\(unit)", "--wait", "--quiet", "-p", "Type=notify",
+                    "-p", "WatchdogSec=60", "--setenv=FLEET_SYSTEMD_PROBE=1",
+                    executable, "--testing-library", "swift-testing", "--filter", "probeConnectsAndNotifies",
+                ])
+            let log = try await Journal.read(unit: unit, source: .osRoot(machine.rootPath), lines: 40)
+            #expect(run.succeeded, "probe failed: \(run)\n\(log.map(\.message).joined(separator: "\n"))")
+            // systemd saw READY=1: the unit went active (it had been activating until then).
+            _ = try await firstEvent(in: events, seconds: 60) { event in
+                if case .stateChanged(let change) = event, change.unit == unit, change.activeState == .active {
+                    return true
+                }
+                return false
+            }
+            #expect(log.contains { $0.message.contains("probeConnectsAndNotifies") && $0.message.contains("passed") })
+        }
+    }
+
     /// ``SystemdUnitManager``, the agent-facing layer, on real systemd.
     @Test func unitManagerLoadsStartsStopsAndUnloadsAsTheAgentDoes() async throws {
         let bed = try await Testbed.boot("sdunit", machines: 1)
@@ -297,6 +328,28 @@ import Glibc
                 return
             }
         }
+    }
+}
+
+/// Runs inside a test machine as a `Type=notify` unit started by
+/// ``SystemdBindingTests/insideAMachineTheAgentUsesThePrivateSocketAndSdNotify()`` (this same test binary,
+/// bind-mounted into the machine). Skipped everywhere else.
+@Suite struct InsideMachineProbe {
+    static let enabled = getenv("FLEET_SYSTEMD_PROBE").map { String(cString: $0) } == "1"
+
+    @Test(.enabled(if: InsideMachineProbe.enabled)) func probeConnectsAndNotifies() async throws {
+        // As root inside the machine, the automatic choice is systemd's private socket.
+        #expect(BusAddress.automatic == .localPrivate)
+        let manager = try await SystemdManager.connect()
+        defer { manager.close() }
+        // Before READY=1 a Type=notify unit is still activating.
+        let state = try await manager.unitState("fleet-probe.service")
+        #expect(state.activeState == .activating)
+        let notifier = ServiceNotifier.fromEnvironment()
+        #expect(notifier.isEnabled)
+        let sent = try notifier.ready(status: "probe connected over \(manager.bus.address)")
+        #expect(sent)
+        try notifier.watchdog()
     }
 }
 
