@@ -7,9 +7,9 @@ import Glibc
 
 /// The systemd binding against real systemd (PID 1 in a booted nspawn machine), reached from the host
 /// through the machine's dbus-daemon or (via nsenter + systemd-stdio-bridge) its `/run/systemd/private`.
-/// Each test boots its own machine; the suite is serialized so that only one machine runs at a time on
-/// the shared 2-core host.
-@Suite(.serialized) struct SystemdBindingTests {
+/// The tests share one machine (booting is the expensive part on a loaded 2-core host), each using its
+/// own unit names; the suite is serialized.
+@Suite(.serialized, .sharedMachine) struct SystemdBindingTests {
     /// How the host reaches the machine's systemd.
     enum Route: String, CaseIterable, Sendable {
         /// The machine's dbus-daemon (a bus client connection, signals routed by match rules).
@@ -25,13 +25,12 @@ import Glibc
         }
     }
 
-    /// Boots one machine, connects to its systemd, runs `body`, and always tears everything down.
+    /// Connects to the suite's machine, runs `body`, and closes the connection.
     func withMachine(
         via route: Route = .systemBus, _ body: (Testbed, TestMachine, SystemdManager) async throws -> Void
     ) async throws {
-        let bed = try await Testbed.boot("sdbind", machines: 1)
-        defer { bed.shutdown() }
-        let machine = bed.machines[0]
+        let shared = try #require(SharedMachine.current, "the suite's machine did not boot")
+        let (bed, machine) = (shared.bed, shared.machine)
         let manager = try await SystemdManager.connect(route.address(machine))
         defer { manager.close() }
         try await body(bed, machine, manager)
@@ -51,7 +50,7 @@ import Glibc
     @Test(arguments: Route.allCases)
     func unitLifecycleIsObservedThroughSignalsAndJournal(route: Route) async throws {
         try await withMachine(via: route) { bed, machine, manager in
-            let unit = "fleet-hello.service"
+            let unit = "fleet-hello-\(route.rawValue.lowercased()).service"
             let path = try writeUnit(
                 machine, unit,
                 """
@@ -250,12 +249,12 @@ import Glibc
 
     /// ``SystemdUnitManager``, the agent-facing layer, on real systemd.
     @Test func unitManagerLoadsStartsStopsAndUnloadsAsTheAgentDoes() async throws {
-        let bed = try await Testbed.boot("sdunit", machines: 1)
-        defer { bed.shutdown() }
-        let machine = bed.machines[0]
+        let shared = try #require(SharedMachine.current, "the suite's machine did not boot")
+        let (bed, machine) = (shared.bed, shared.machine)
         let systemd = try await SystemdManager.connect(.machineSystemBus(rootPath: machine.rootPath))
         defer { systemd.close() }
-        let units: any UnitManager = SystemdUnitManager(systemd: systemd, hostRoot: machine.rootPath)
+        let units: any UnitManager = SystemdUnitManager(
+            systemd: systemd, unitsDirectory: "/run/fleet/agent-units", hostRoot: machine.rootPath)
         let concrete = units as! SystemdUnitManager
 
         let unit = "fleet-agent@1.service"
@@ -351,6 +350,34 @@ import Glibc
         #expect(sent)
         try notifier.watchdog()
     }
+}
+
+/// Boots one machine around a whole suite and tears it down afterwards (a suite-level scope, so the
+/// machine is shut down even when tests fail); tests reach it through ``current``.
+struct SharedMachine: SuiteTrait, TestScoping {
+    struct Booted: Sendable {
+        var bed: Testbed
+        var machine: TestMachine
+    }
+
+    @TaskLocal static var current: Booted?
+
+    var isRecursive: Bool { false }
+
+    func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        let bed = try await Testbed.boot("sdbind", machines: 1)
+        defer { bed.shutdown() }
+        try await Self.$current.withValue(Booted(bed: bed, machine: bed.machines[0])) {
+            try await function()
+        }
+    }
+}
+
+extension Trait where Self == SharedMachine {
+    /// One machine for the whole suite.
+    static var sharedMachine: Self { Self() }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

@@ -201,6 +201,10 @@ final class BusLoop: @unchecked Sendable {
         }
         if result < 0 || newBus == nil {
             openFailed = true
+            if result == -EPIPE || result == -ECONNRESET {
+                // The socket accepted us, then the peer hung up before our first write went out.
+                throw SystemdError.connectionRefused(address: address.description, reason: errnoText(result))
+            }
             throw SystemdError.connectionFailed(address: address.description, code: result)
         }
         bus = newBus
