@@ -151,9 +151,12 @@ final class BusLoop: @unchecked Sendable {
     }
 
     private func teardown(reason: String) {
-        queue.withLock { queue in
+        // Closing first means no job can be queued after the ones taken here.
+        let leftover = queue.withLock { queue in
             queue.closed = true
+            let jobs = queue.jobs
             queue.jobs.removeAll()
+            return jobs
         }
         let error = SystemdError.disconnected(reason: reason)
         for waiter in readyWaiters { waiter(error) }
@@ -170,6 +173,9 @@ final class BusLoop: @unchecked Sendable {
         matches.removeAll()
         if let bus { sd_bus_flush_close_unref(bus) }
         bus = nil
+        // Every job owns a continuation: run them against the closed loop so that each one fails
+        // ("not connected") instead of being dropped, which would leave its caller waiting forever.
+        for job in leftover { job(self) }
         queue.withLock { queue in
             _ = Glibc.close(wakeFD)
             queue.wakeOpen = false
@@ -189,6 +195,10 @@ final class BusLoop: @unchecked Sendable {
 
     /// Opens the connection; on failure the loop ends after this job.
     func open(_ address: BusAddress) throws {
+        if queue.withLock({ $0.closed }) {
+            openFailed = true
+            throw SystemdError.disconnected(reason: "closed before connecting")
+        }
         var newBus: OpaquePointer? = nil
         var result: Int32
         switch address {
