@@ -344,11 +344,21 @@ import Glibc
         // Before READY=1 a Type=notify unit is still activating.
         let state = try await manager.unitState("fleet-probe.service")
         #expect(state.activeState == .activating)
+        let events = try await manager.events()
         let notifier = ServiceNotifier.fromEnvironment()
         #expect(notifier.isEnabled)
         let sent = try notifier.ready(status: "probe connected over \(manager.bus.address)")
         #expect(sent)
         try notifier.watchdog()
+        // Signals reach a direct (private socket) connection too: READY=1 makes our own unit active.
+        _ = try await firstEvent(in: events, seconds: 30) { event in
+            if case .stateChanged(let change) = event, change.unit == "fleet-probe.service",
+                change.activeState == .active
+            {
+                return true
+            }
+            return false
+        }
     }
 }
 

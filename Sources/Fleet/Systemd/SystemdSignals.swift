@@ -60,7 +60,9 @@ final class SystemdSignals: Sendable {
     }
 
     private func install() async throws {
-        let sender = SystemdManager.destination
+        // On a direct connection only systemd talks to us and messages may carry no sender at all, which
+        // a sender match would reject; on a bus the sender keeps other services' signals out.
+        let sender = bus.address.isDirect ? nil : SystemdManager.destination
         let manager = SystemdManager.managerInterface
         let rules: [MatchRule] = [
             MatchRule(
