@@ -260,7 +260,8 @@ public final class SystemdManager: Sendable {
     ///
     /// The first call installs the matches and calls `Subscribe`; every call returns an independent
     /// sequence that buffers from the moment this returns, so subscribe before triggering what you want
-    /// to observe. The sequence ends with an error when the connection is lost.
+    /// to observe. The sequence ends with an error when the connection is lost or the manager released.
+    /// Each sequence buffers without bound until iterated: drop sequences you no longer read.
     public func events() async throws -> AsyncThrowingStream<UnitEvent, any Error> {
         try await signals.stream()
     }

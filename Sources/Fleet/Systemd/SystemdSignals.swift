@@ -21,6 +21,11 @@ final class SystemdSignals: Sendable {
         self.bus = bus
     }
 
+    deinit {
+        // The matches hold us weakly; without this, consumers of a released manager would wait forever.
+        finish(.disconnected(reason: "the SystemdManager was released"))
+    }
+
     func stream() async throws -> AsyncThrowingStream<UnitEvent, any Error> {
         try await ensureInstalled()
         let (stream, continuation) = AsyncThrowingStream<UnitEvent, any Error>.makeStream()

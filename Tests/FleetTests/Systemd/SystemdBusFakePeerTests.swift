@@ -74,4 +74,28 @@ import Testing
         // Later calls fail at once.
         await #expect(throws: SystemdError.self) { try await manager.subscribe() }
     }
+
+    @Test func releasingTheManagerEndsEventStreams() async throws {
+        let peer = try FakeSystemdPeer()
+        defer { peer.send(.hangUp) }
+        var manager: SystemdManager? = try await SystemdManager.connect(peer.address)
+        let events = try await manager!.events()
+        manager = nil
+        let ended = Task {
+            do {
+                for try await _ in events {}
+                return "finished without error"
+            } catch let error as SystemdError {
+                if case .disconnected = error { return "disconnected" }
+                return "\(error)"
+            }
+        }
+        // Bounded: a regression would otherwise hang here.
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(10))
+            ended.cancel()
+        }
+        defer { timeout.cancel() }
+        #expect(try await ended.value == "disconnected")
+    }
 }
