@@ -5,7 +5,7 @@ import PackageDescription
 // HTTP (server and client) is written on plain SwiftNIO, which can also adopt a socket passed by systemd.
 let package = Package(
     name: "fleet-swift",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fleetd", targets: ["fleetd"]),
         .executable(name: "fleetctl", targets: ["fleetctl"]),
@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -39,9 +40,11 @@ let package = Package(
                 "KV",
                 "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(
@@ -69,9 +72,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "KVTests", dependencies: ["KV"]),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "KV"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Fleet", "KV"]),
+        // Helpers shared by the test targets: child processes with a clean signal state.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "KVTests", dependencies: ["KV", "TestSupport"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "KV", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Fleet", "KV", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

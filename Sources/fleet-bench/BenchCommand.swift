@@ -9,6 +9,8 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             // One line per benchmark subcommand.
             KVBench.self,
+            WALBench.self,
+            RaftBench.self,
         ]
     )
 }

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 
 /// The harness itself: machines boot with real systemd, reach each other, can be cut off,
 /// killed and restarted, and nothing is left behind.

@@ -47,8 +47,8 @@ public struct HTTPRequest: Sendable {
 
     /// Query and form-body parameters merged (body first, as Go's `Request.Form` does for
     /// POST, PUT and PATCH with `application/x-www-form-urlencoded`).
-    public func formValues() throws(URLEncodingError) -> FormValues {
-        var values = FormValues()
+    public func formValues() throws(URLEncodingError) -> FormParameters {
+        var values = FormParameters()
         if [.POST, .PUT, .PATCH].contains(method), isFormBody {
             let text = String(decoding: body.readableBytesView, as: UTF8.self)
             for (k, v) in try URLEncoding.parseForm(Substring(text)) { values.append(k, v) }
@@ -65,7 +65,7 @@ public struct HTTPRequest: Sendable {
 }
 
 /// Ordered multi-valued form parameters.
-public struct FormValues: Sendable {
+public struct FormParameters: Sendable {
     public private(set) var items: [(name: String, value: String)] = []
 
     public init() {}

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import TestSupport
 
 /// One booted test machine: a systemd-nspawn container with real systemd as PID 1.
 struct TestMachine: Sendable, Hashable {
@@ -111,8 +112,13 @@ final class Testbed: Sendable {
 
     /// Runs a blocking command on a thread of its own, so waiting does not hold a concurrency thread.
     static func runOffThread(_ argv: [String]) async throws -> ProcessResult {
+        try await runOffThread({ try ChildProcess.run($0) }, argv)
+    }
+
+    /// Runs a blocking function on a thread of its own (servers under test keep their threads).
+    static func runOffThread<A: Sendable, R: Sendable>(_ body: @escaping @Sendable (A) throws -> R, _ argument: A) async throws -> R {
         try await withCheckedThrowingContinuation { continuation in
-            let box = Box { continuation.resume(with: Result { try ChildProcess.run(argv) }) }
+            let box = Box { continuation.resume(with: Result { try body(argument) }) }
             let raw = Unmanaged.passRetained(box).toOpaque()
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { arg in

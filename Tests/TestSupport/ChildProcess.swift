@@ -3,18 +3,19 @@ import Glibc
 #endif
 
 /// The outcome of a finished child process.
-struct ProcessResult: Sendable, CustomStringConvertible {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct ProcessResult: Sendable, CustomStringConvertible {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
 
-    var succeeded: Bool { status == 0 }
-    var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+    public var succeeded: Bool { status == 0 }
+    public var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
 }
 
 /// A failure to start a child process, or a command that failed where success was required.
-struct ChildProcessError: Error, CustomStringConvertible {
-    var description: String
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Runs child processes with a clean signal mask and default signal handlers.
@@ -22,11 +23,11 @@ struct ChildProcessError: Error, CustomStringConvertible {
 /// Foundation.Process inside Swift Testing starts children with SIGTERM blocked, so they (and
 /// anything they start, such as systemd-nspawn) ignore SIGTERM. posix_spawn with
 /// POSIX_SPAWN_SETSIGMASK / SETSIGDEF gives every child an ordinary signal state.
-enum ChildProcess {
+public enum ChildProcess {
     private static let spawnLock = SpawnLock()
 
     /// Runs `argv` (argv[0] resolved through PATH) to completion and captures its output.
-    static func run(_ argv: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+    public static func run(_ argv: [String], environment: [String: String]? = nil) throws -> ProcessResult {
         precondition(!argv.isEmpty)
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
@@ -45,27 +46,10 @@ enum ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
 
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
+        var attr = cleanSpawnAttributes()
         defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        sigdelset(&all, SIGKILL)
-        sigdelset(&all, SIGSTOP)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let env = environment.map { $0.map { "\($0.key)=\($0.value)" } }
         var pid: pid_t = 0
-        let rc = withCStrings(argv) { cargv in
-            if let env {
-                return withCStrings(env) { cenv in posix_spawnp(&pid, argv[0], &actions, &attr, cargv, cenv) }
-            }
-            return posix_spawnp(&pid, argv[0], &actions, &attr, cargv, environ)
-        }
+        let rc = spawn(&pid, argv, environment: environment, actions: &actions, attributes: &attr)
         close(outPipe[1])
         close(errPipe[1])
         spawnLock.unlock()
@@ -85,12 +69,47 @@ enum ChildProcess {
 
     /// Runs `argv` and throws unless it exits 0.
     @discardableResult
-    static func check(_ argv: [String]) throws -> ProcessResult {
+    public static func check(_ argv: [String]) throws -> ProcessResult {
         let result = try run(argv)
         guard result.succeeded else {
             throw ChildProcessError(description: "\(argv.joined(separator: " ")) failed: \(result)")
         }
         return result
+    }
+
+    /// Runs `body` while no other child is being spawned by ChildProcess (so none inherits pipes).
+    static func withSpawnLock<R>(_ body: () -> R) -> R {
+        spawnLock.lock()
+        defer { spawnLock.unlock() }
+        return body()
+    }
+
+    /// Spawn attributes that give the child an empty signal mask and default handlers.
+    static func cleanSpawnAttributes() -> posix_spawnattr_t {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        return attr
+    }
+
+    /// posix_spawnp with an optional replacement environment.
+    static func spawn(_ pid: inout pid_t, _ argv: [String], environment: [String: String]?,
+                      actions: inout posix_spawn_file_actions_t, attributes: inout posix_spawnattr_t) -> Int32 {
+        let env = environment.map { $0.map { "\($0.key)=\($0.value)" } }
+        return withCStrings(argv) { cargv in
+            if let env {
+                return withCStrings(env) { cenv in posix_spawnp(&pid, argv[0], &actions, &attributes, cargv, cenv) }
+            }
+            return posix_spawnp(&pid, argv[0], &actions, &attributes, cargv, environ)
+        }
     }
 
     /// Reads both pipes to end of file without letting either fill up.

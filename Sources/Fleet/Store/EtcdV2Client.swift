@@ -1,0 +1,189 @@
+import Foundation
+import KV
+import NIOCore
+import NIOConcurrencyHelpers
+import NIOHTTP1
+
+/// `StoreClient` over the etcd v2 HTTP API: our KV members or a real etcd (3.4 with --enable-v2).
+///
+/// Requests go to the first endpoint that answers; a connection failure moves on to the next,
+/// and the one that answered is tried first next time.
+public final class EtcdV2Client: StoreClient {
+    public let endpoints: [HTTPEndpoint]
+    private let client: HTTPClient
+    private let timeout: Double
+    private let preferred = NIOLockedIndex()
+
+    /// `timeout` bounds each ordinary request; watches wait as long as the store takes.
+    public init(endpoints: [HTTPEndpoint], timeout: Double = 5, client: HTTPClient = HTTPClient()) {
+        precondition(!endpoints.isEmpty, "EtcdV2Client needs at least one endpoint")
+        self.endpoints = endpoints
+        self.timeout = timeout
+        self.client = client
+    }
+
+    /// Parses comma-separated URLs such as `http://10.0.0.1:2379,http://10.0.0.2:2379`.
+    public convenience init(urls: String, timeout: Double = 5) throws {
+        let parsed = try urls.split(separator: ",").map { url -> HTTPEndpoint in
+            guard let e = HTTPEndpoint(url: String(url.trimmingCharacters(in: .whitespaces))) else {
+                throw StoreClientError.unavailable(["not a usable store URL: '\(url)'"])
+            }
+            return e
+        }
+        guard !parsed.isEmpty else { throw StoreClientError.unavailable(["no store URL given"]) }
+        self.init(endpoints: parsed, timeout: timeout)
+    }
+
+    public func get(_ key: String, recursive: Bool, quorum: Bool) async throws -> (node: StoreNode?, index: UInt64) {
+        var query: [(String, String)] = []
+        if recursive { query.append(("recursive", "true")); query.append(("sorted", "true")) }
+        if quorum { query.append(("quorum", "true")) }
+        let (body, index) = try await request(.GET, key, query: query, missingIsNil: true)
+        guard let body else { return (nil, index) }
+        return (try decode(StoreWatchEvent.self, body).node, index)
+    }
+
+    @discardableResult
+    public func set(_ key: String, value: String, ttl: Int?, condition: StoreCondition) async throws -> StoreNode {
+        var form: [(String, String)] = [("value", value)]
+        if let ttl { form.append(("ttl", String(ttl))) }
+        form += conditionParameters(condition)
+        let (body, _) = try await request(.PUT, key, form: form)
+        return try decode(StoreWatchEvent.self, body).node
+    }
+
+    @discardableResult
+    public func makeDirectory(_ key: String, ttl: Int?) async throws -> StoreNode {
+        var form: [(String, String)] = [("dir", "true"), ("prevExist", "false")]
+        if let ttl { form.append(("ttl", String(ttl))) }
+        let (body, _) = try await request(.PUT, key, form: form)
+        return try decode(StoreWatchEvent.self, body).node
+    }
+
+    @discardableResult
+    public func refresh(_ key: String, ttl: Int, condition: StoreCondition) async throws -> StoreNode {
+        var form: [(String, String)] = [("ttl", String(ttl)), ("refresh", "true")]
+        form += condition == .none ? [("prevExist", "true")] : conditionParameters(condition)
+        let (body, _) = try await request(.PUT, key, form: form)
+        return try decode(StoreWatchEvent.self, body).node
+    }
+
+    @discardableResult
+    public func delete(_ key: String, recursive: Bool, condition: StoreCondition) async throws -> StoreNode? {
+        var query: [(String, String)] = []
+        if recursive { query.append(("recursive", "true")) }
+        query += conditionParameters(condition).filter { $0.0 != "prevExist" }
+        let (body, _) = try await request(.DELETE, key, query: query)
+        return try decode(StoreWatchEvent.self, body).prevNode
+    }
+
+    public func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent {
+        var query: [(String, String)] = [("wait", "true"), ("waitIndex", String(index))]
+        if recursive { query.append(("recursive", "true")) }
+        while true {
+            let (body, _) = try await request(.GET, key, query: query, timeout: 24 * 3600)
+            // A watch the server closes early answers 200 with an empty body: ask again.
+            if body.readableBytes == 0 { continue }
+            return try decode(StoreWatchEvent.self, body)
+        }
+    }
+
+    // MARK: - HTTP
+
+    private func conditionParameters(_ condition: StoreCondition) -> [(String, String)] {
+        switch condition {
+        case .none: return []
+        case .mustExist: return [("prevExist", "true")]
+        case .mustNotExist: return [("prevExist", "false")]
+        case .prevIndex(let i): return [("prevIndex", String(i))]
+        case .prevValue(let v): return [("prevValue", v)]
+        }
+    }
+
+    private func encode(_ items: [(String, String)]) -> String {
+        items.map { "\(URLEncoding.percentEncode($0.0))=\(URLEncoding.percentEncode($0.1))" }.joined(separator: "&")
+    }
+
+    /// Sends a keys request, trying endpoints in turn; returns the body and X-Etcd-Index.
+    private func request(_ method: HTTPMethod, _ key: String, query: [(String, String)] = [],
+                         form: [(String, String)]? = nil, timeout: Double? = nil) async throws -> (ByteBuffer, UInt64) {
+        let (body, index) = try await request(method, key, query: query, form: form, timeout: timeout, missingIsNil: false)
+        return (body!, index)
+    }
+
+    /// As `request`, but with `missingIsNil` a "key not found" answer is a nil body (with the index).
+    private func request(_ method: HTTPMethod, _ key: String, query: [(String, String)] = [],
+                         form: [(String, String)]? = nil, timeout: Double? = nil,
+                         missingIsNil: Bool) async throws -> (ByteBuffer?, UInt64) {
+        var uri = "/v2/keys" + (key.hasPrefix("/") ? "" : "/") + URLEncoding.percentEncodePath(key)
+        if !query.isEmpty { uri += "?" + encode(query) }
+        var headers = HTTPHeaders()
+        var body: ByteBuffer?
+        if let form {
+            headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            body = ByteBuffer(string: encode(form))
+        }
+        var failures: [String] = []
+        let start = preferred.value
+        for attempt in 0..<endpoints.count {
+            let i = (start + attempt) % endpoints.count
+            let endpoint = endpoints[i]
+            let response: HTTPClientResponse
+            do {
+                response = try await client.execute(method, endpoint, uri, headers: headers, body: body,
+                                                    timeout: timeout ?? self.timeout)
+            } catch {
+                failures.append(String(describing: error))
+                continue
+            }
+            preferred.value = i
+            let index = response.headers.first(name: "X-Etcd-Index").flatMap { UInt64($0) } ?? 0
+            if response.status.code < 300 { return (response.body, index) }
+            let error = storeError(response, key: key, index: index)
+            if missingIsNil, case .keyNotFound = error { return (nil, index) }
+            throw error
+        }
+        throw StoreClientError.unavailable(failures)
+    }
+
+    private struct ErrorBody: Decodable {
+        var errorCode: Int
+        var message: String
+        var cause: String?
+        var index: UInt64?
+    }
+
+    private func storeError(_ response: HTTPClientResponse, key: String, index: UInt64) -> StoreClientError {
+        guard let e = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body.readableBytesView)) else {
+            return .malformedResponse("HTTP \(response.status.code): \(response.bodyString.prefix(200))")
+        }
+        let cause = e.cause ?? ""
+        switch e.errorCode {
+        case 100: return .keyNotFound(cause.isEmpty ? key : cause)
+        case 101: return .compareFailed(key: key, cause: cause)
+        case 102: return .notAFile(cause.isEmpty ? key : cause)
+        case 104: return .notADirectory(cause.isEmpty ? key : cause)
+        case 105: return .keyExists(cause.isEmpty ? key : cause)
+        case 108: return .directoryNotEmpty(cause.isEmpty ? key : cause)
+        case 401: return .historyCleared(currentIndex: e.index ?? index)
+        default: return .server(code: e.errorCode, message: e.message, cause: cause)
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch {
+            throw StoreClientError.malformedResponse("\(error): \(String(decoding: body.readableBytesView, as: UTF8.self).prefix(200))")
+        }
+    }
+}
+
+/// The endpoint index that answered last, shared by concurrent requests.
+final class NIOLockedIndex: Sendable {
+    private let box = NIOLockedValueBox(0)
+    var value: Int {
+        get { box.withLockedValue { $0 } }
+        set { box.withLockedValue { $0 = newValue } }
+    }
+}

@@ -1,0 +1,362 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOHTTP1
+
+/// etcd's v2 client API: `/v2/keys`, `/v2/members`, `/v2/machines`, `/v2/stats/*`, `/version`,
+/// `/health`, `/metrics`, exactly as etcd 3.4 answers them (paths, JSON, headers, error codes).
+///
+/// Local GETs are answered on the event loop; writes, quorum reads and watches take a task.
+public struct ClientAPI: HTTPResponder {
+    public let backend: any KVBackend
+    public let maxValueSize: Int
+    /// Extra `/metrics` text (the member's counters); the API adds its own store figures.
+    public let metrics: @Sendable () -> String
+
+    public static let serverVersion = "3.4.23"
+    public static let clusterVersion = "3.4.0"
+
+    public init(backend: any KVBackend, maxValueSize: Int = KeysRequestParser.defaultMaxValueSize,
+                metrics: @escaping @Sendable () -> String = { "" }) {
+        self.backend = backend
+        self.maxValueSize = maxValueSize
+        self.metrics = metrics
+    }
+
+    // MARK: - Routing
+
+    public func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
+        let path = request.rawPath
+        if path == "/v2/keys" || path.hasPrefix("/v2/keys/") {
+            if request.method == .GET || request.method == .HEAD {
+                return keysImmediate(request)
+            }
+            return nil
+        }
+        switch (request.method, path) {
+        case (.GET, "/version"):
+            return json(.ok, #"{"etcdserver":"\#(Self.serverVersion)","etcdcluster":"\#(Self.clusterVersion)"}"#)
+        case (.GET, "/v2/machines"):
+            let urls = backend.members().flatMap(\.clientURLs).joined(separator: ", ")
+            return HTTPResponse(status: .ok, contentType: "text/plain; charset=utf-8", text: urls)
+        case (.GET, "/v2/members"):
+            return membersList()
+        case (.GET, "/v2/members/leader"):
+            guard let leader = backend.leaderID, let m = backend.members().first(where: { $0.id == leader }) else {
+                return message(.serviceUnavailable, "During election")
+            }
+            return json(.ok, Self.memberJSON(m))
+        case (.GET, "/v2/stats/self"):
+            return json(.ok, backend.selfStatsJSON())
+        case (.GET, "/v2/stats/leader"):
+            guard let body = backend.leaderStatsJSON() else { return message(.forbidden, "not current leader") }
+            return json(.ok, body)
+        case (.GET, "/v2/stats/store"):
+            return json(.ok, backend.store.stats.json)
+        case (.GET, "/metrics"):
+            return HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4", text: metricsText())
+        default:
+            return nil
+        }
+    }
+
+    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        if let now = respondImmediately(to: request) { return now }
+        let path = request.rawPath
+        if path == "/v2/keys" || path.hasPrefix("/v2/keys/") { return await keys(request) }
+        if path == "/health" {
+            guard request.method == .GET else { return methodNotAllowed("GET") }
+            return await health()
+        }
+        if path == "/v2/members" || path.hasPrefix("/v2/members/") { return await membersWrite(request) }
+        if ["/version", "/v2/machines", "/v2/stats/self", "/v2/stats/leader", "/v2/stats/store", "/metrics"].contains(path) {
+            return methodNotAllowed("GET")
+        }
+        return HTTPResponse(status: .notFound, contentType: "text/plain; charset=utf-8", text: "404 page not found\n")
+    }
+
+    public func bodyTooLarge(_ request: HTTPRequest, limit: Int) -> HTTPResponse {
+        let error = StoreError(.raftInternal, cause: "etcdserver: request is too large")
+        return keysResponse(KeysResponse(.failure(error)))
+    }
+
+    // MARK: - Keys
+
+    /// Decodes the key part of a `/v2/keys` path, or answers the request itself (301 for `//`, 405).
+    private func keyPath(_ request: HTTPRequest) -> Result<String, HTTPResponseBox> {
+        let raw = request.rawPath
+        if raw.contains("//") {
+            var cleaned = KeyPath.canonical(raw)
+            if raw.hasSuffix("/") && cleaned != "/" { cleaned += "/" }
+            var headers = HTTPHeaders()
+            headers.add(name: "Location", value: cleaned)
+            return .failure(HTTPResponseBox(HTTPResponse(status: .movedPermanently, headers: headers)))
+        }
+        guard KeysRequestParser.allowedMethods.contains(request.method.rawValue) else {
+            return .failure(HTTPResponseBox(methodNotAllowed("HEAD,GET,PUT,POST,DELETE")))
+        }
+        let encoded = raw.dropFirst("/v2/keys".count)
+        guard let key = URLEncoding.percentDecode(encoded, plusAsSpace: false) else {
+            let error = StoreError(.invalidForm, cause: "invalid URL escape in path")
+            return .failure(HTTPResponseBox(keysResponse(KeysResponse(.failure(error)))))
+        }
+        return .success(key)
+    }
+
+    private func parse(_ request: HTTPRequest, key: String) -> Result<ParsedKeysRequest, StoreError> {
+        var body: String?
+        if (request.method == .PUT || request.method == .POST),
+           request.headers.first(name: "content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") ?? false {
+            body = String(decoding: request.body.readableBytesView, as: UTF8.self)
+        }
+        return KeysRequestParser.parse(method: request.method.rawValue, key: key, query: String(request.rawQuery),
+                                       body: body, maxValueSize: maxValueSize)
+    }
+
+    private func keysImmediate(_ request: HTTPRequest) -> HTTPResponse? {
+        let key: String
+        switch keyPath(request) {
+        case .success(let k): key = k
+        case .failure(let box): return box.response
+        }
+        switch parse(request, key: key) {
+        case .failure(let e):
+            return keysResponse(KeysResponse(.failure(e)), head: request.method == .HEAD)
+        case .success(let parsed):
+            guard case .get(let k, let recursive, let sorted) = parsed.request else { return nil }
+            let result = backend.store.get(k, recursive: recursive, sorted: sorted, now: WallClock.nanoseconds())
+            return keysResponse(KeysResponse(result), head: request.method == .HEAD)
+        }
+    }
+
+    private func keys(_ request: HTTPRequest) async -> HTTPResponse {
+        let key: String
+        switch keyPath(request) {
+        case .success(let k): key = k
+        case .failure(let box): return box.response
+        }
+        let parsed: ParsedKeysRequest
+        switch parse(request, key: key) {
+        case .failure(let e): return keysResponse(KeysResponse(.failure(e)))
+        case .success(let p): parsed = p
+        }
+        switch parsed.request {
+        case .get(let k, let recursive, let sorted):
+            let result = backend.store.get(k, recursive: recursive, sorted: sorted, now: WallClock.nanoseconds())
+            return keysResponse(KeysResponse(result), head: request.method == .HEAD)
+        case .watch(let k, let recursive, let stream, let waitIndex):
+            return watch(k, recursive: recursive, stream: stream, waitIndex: waitIndex)
+        case .propose(let operation):
+            do {
+                if case .get(let k, let recursive, let sorted) = operation {
+                    // quorum=true: a ReadIndex barrier, then a local read (no log entry needed).
+                    try await backend.readBarrier()
+                    let result = backend.store.get(k, recursive: recursive, sorted: sorted, now: WallClock.nanoseconds())
+                    return keysResponse(KeysResponse(result))
+                }
+                let outcome = try await backend.propose(operation)
+                guard let result = outcome.result else {
+                    return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected outcome"))))
+                }
+                return keysResponse(KeysResponse(result, noValueOnSuccess: parsed.noValueOnSuccess))
+            } catch {
+                return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: error.description))))
+            }
+        }
+    }
+
+    private func watch(_ key: String, recursive: Bool, stream: Bool, waitIndex: UInt64) -> HTTPResponse {
+        let watcher: Watcher
+        do {
+            watcher = try backend.store.watch(key, recursive: recursive, stream: stream, waitIndex: waitIndex)
+        } catch {
+            return keysResponse(KeysResponse(.failure(error)))
+        }
+        var headers = baseHeaders()
+        headers.add(name: "X-Etcd-Index", value: String(watcher.startIndex))
+        let position = backend.raftPosition
+        headers.add(name: "X-Raft-Index", value: String(position.index))
+        headers.add(name: "X-Raft-Term", value: String(position.term))
+        return HTTPResponse(status: .ok, headers: headers, body: .stream { writer in
+            defer { watcher.cancel() }
+            // End the watch as soon as the client goes away, even while no event comes.
+            writer.clientClosed.whenComplete { _ in watcher.cancel() }
+            for await event in watcher.events {
+                try await writer.write(V2JSON.encode(event))
+                if !stream { return }
+            }
+        })
+    }
+
+    private func keysResponse(_ r: KeysResponse, head: Bool = false) -> HTTPResponse {
+        var headers = baseHeaders()
+        headers.add(name: "X-Etcd-Index", value: String(r.etcdIndex))
+        if !r.isError {
+            let position = backend.raftPosition
+            headers.add(name: "X-Raft-Index", value: String(position.index))
+            headers.add(name: "X-Raft-Term", value: String(position.term))
+        }
+        let status = HTTPResponseStatus(statusCode: r.status)
+        if head { return HTTPResponse(status: status, headers: headers) }
+        return HTTPResponse(status: status, headers: headers, body: .bytes(ByteBuffer(string: r.body)))
+    }
+
+    private func baseHeaders() -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Access-Control-Allow-Headers", value: "accept, content-type, authorization")
+        headers.add(name: "Access-Control-Allow-Methods", value: "POST, GET, OPTIONS, PUT, DELETE")
+        headers.add(name: "Access-Control-Allow-Origin", value: "*")
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "X-Etcd-Cluster-Id", value: MemberInfo.hex(backend.clusterID))
+        return headers
+    }
+
+    // MARK: - Health, members
+
+    private func health() async -> HTTPResponse {
+        var healthy = backend.leaderID != nil
+        if healthy {
+            healthy = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { (try? await backend.readBarrier()) != nil }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(1))
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+        }
+        return HTTPResponse(status: healthy ? .ok : .serviceUnavailable, contentType: "text/plain; charset=utf-8",
+                            text: healthy ? #"{"health":"true"}"# : #"{"health":"false"}"#)
+    }
+
+    private func membersList() -> HTTPResponse {
+        let members = backend.members().sorted { $0.id < $1.id }
+        var headers = HTTPHeaders()
+        headers.add(name: "X-Etcd-Cluster-Id", value: MemberInfo.hex(backend.clusterID))
+        return json(.ok, #"{"members":["# + members.map(Self.memberJSON).joined(separator: ",") + "]}", headers: headers)
+    }
+
+    private func membersWrite(_ request: HTTPRequest) async -> HTTPResponse {
+        let path = request.rawPath
+        let idPart = path.hasPrefix("/v2/members/") ? String(path.dropFirst("/v2/members/".count)) : ""
+        switch request.method {
+        case .POST where idPart.isEmpty:
+            let urls: [String]
+            switch peerURLs(request) {
+            case .success(let u): urls = u
+            case .failure(let box): return box.response
+            }
+            do {
+                let m = try await backend.addMember(peerURLs: urls)
+                return json(.created, Self.memberJSON(m))
+            } catch {
+                return memberError(error)
+            }
+        case .PUT where !idPart.isEmpty:
+            guard let id = UInt64(idPart, radix: 16) else { return message(.notFound, "No such member: \(idPart)") }
+            let urls: [String]
+            switch peerURLs(request) {
+            case .success(let u): urls = u
+            case .failure(let box): return box.response
+            }
+            do {
+                try await backend.updateMember(id: id, peerURLs: urls)
+                return HTTPResponse(status: .noContent)
+            } catch {
+                return memberError(error)
+            }
+        case .DELETE where !idPart.isEmpty:
+            guard let id = UInt64(idPart, radix: 16) else { return message(.notFound, "No such member: \(idPart)") }
+            do {
+                try await backend.removeMember(id: id)
+                return HTTPResponse(status: .noContent)
+            } catch {
+                return memberError(error)
+            }
+        case .GET where !idPart.isEmpty:
+            return message(.notFound, "Not found")
+        default:
+            return methodNotAllowed(idPart.isEmpty ? "GET,POST" : "PUT,DELETE")
+        }
+    }
+
+    private func peerURLs(_ request: HTTPRequest) -> Result<[String], HTTPResponseBox> {
+        let type = request.headers.first(name: "content-type") ?? ""
+        guard type.lowercased().hasPrefix("application/json") else {
+            return .failure(HTTPResponseBox(message(.unsupportedMediaType, "Bad Content-Type \(type), accept application/json")))
+        }
+        let text = String(decoding: request.body.readableBytesView, as: UTF8.self)
+        guard let urls = MiniJSON.stringArray(in: text, field: "peerURLs") else {
+            return .failure(HTTPResponseBox(message(.badRequest, text.isEmpty ? "unexpected end of JSON input" : "invalid JSON body")))
+        }
+        for url in urls where HTTPEndpoint(url: url) == nil || !url.hasPrefix("http") {
+            return .failure(HTTPResponseBox(message(.badRequest, "URL scheme must be http or https: \(url)")))
+        }
+        return .success(urls)
+    }
+
+    private func memberError(_ error: KVBackendError) -> HTTPResponse {
+        switch error {
+        case .peerURLExists: return message(.conflict, error.description)
+        case .memberNotFound: return message(.notFound, error.description)
+        case .memberRemoved: return message(.gone, error.description)
+        default: return message(.internalServerError, "Internal Server Error")
+        }
+    }
+
+    static func memberJSON(_ m: MemberInfo) -> String {
+        var out = #"{"id":"\#(m.idString)","name":"#
+        V2JSON.appendString(m.name, to: &out)
+        out += #","peerURLs":["# + m.peerURLs.map { s in var o = ""; V2JSON.appendString(s, to: &o); return o }.joined(separator: ",")
+        out += #"],"clientURLs":["# + m.clientURLs.map { s in var o = ""; V2JSON.appendString(s, to: &o); return o }.joined(separator: ",")
+        return out + "]}"
+    }
+
+    // MARK: - Small helpers
+
+    private func metricsText() -> String {
+        let s = backend.store.stats
+        var out = metrics()
+        out += "# TYPE etcd_server_has_leader gauge\netcd_server_has_leader \(backend.leaderID == nil ? 0 : 1)\n"
+        out += "# TYPE etcd_server_is_leader gauge\netcd_server_is_leader \(backend.leaderID == backend.memberID ? 1 : 0)\n"
+        out += "# TYPE etcd_debugging_store_watchers gauge\netcd_debugging_store_watchers \(s.watchers)\n"
+        out += "# TYPE etcd_debugging_store_current_index gauge\netcd_debugging_store_current_index \(backend.store.currentIndex)\n"
+        return out
+    }
+
+    private func json(_ status: HTTPResponseStatus, _ body: String, headers: HTTPHeaders = [:]) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json", text: body + "\n", headers: headers)
+    }
+
+    private func message(_ status: HTTPResponseStatus, _ text: String) -> HTTPResponse {
+        var out = #"{"message":"#
+        V2JSON.appendString(text, to: &out)
+        return json(status, out + "}")
+    }
+
+    private func methodNotAllowed(_ allow: String) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Allow", value: allow)
+        return HTTPResponse(status: .methodNotAllowed, contentType: "text/plain; charset=utf-8",
+                            text: "Method Not Allowed\n", headers: headers)
+    }
+}
+
+/// Lets a prepared response travel in a `Result` failure.
+struct HTTPResponseBox: Error {
+    var response: HTTPResponse
+    init(_ response: HTTPResponse) { self.response = response }
+}
+
+/// The wall clock in Unix nanoseconds: the time a member stamps on commands it proposes and the
+/// time local reads use to compute remaining TTLs.
+public enum WallClock {
+    public static func nanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

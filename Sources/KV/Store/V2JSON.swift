@@ -1,0 +1,131 @@
+/// Byte-exact JSON for v2 keys responses, written by hand because field order, omission rules and
+/// string escaping must match etcd (Go's `encoding/json`) exactly.
+///
+/// - Event: `{"action":…,"node":{…},"prevNode":{…}}`; node fields in the order
+///   `key, value, dir, expiration, ttl, nodes, modifiedIndex, createdIndex`, each omitted when
+///   empty/zero (`value` is printed whenever present, even `""`).
+/// - Error: `{"errorCode":N,"message":"…","cause":"…","index":I}`, `cause` omitted when empty.
+/// - Strings are escaped as Go does: `"` and `\`, `\n` `\r` `\t`, other control characters as
+///   `\u00XX`, the HTML-sensitive `<` `>` `&` as `\u003c` `\u003e` `\u0026`, and U+2028/U+2029.
+/// Every body ends with `\n`, like `json.Encoder`.
+public enum V2JSON {
+    /// Encodes a keys response body (also one line of a `stream=true` watch).
+    ///
+    /// - Parameters:
+    ///   - trimPrefix: internal namespace removed from every key (`/1/a` -> `/a`; the root `/1`
+    ///     becomes the key-less root), as etcd does before answering.
+    ///   - noValueOnSuccess: the `noValueOnSuccess=true` parameter: for set, create, update and
+    ///     compareAndSwap only `{"action":…}` is written.
+    public static func encode(_ e: StoreEvent, trimPrefix: String = KeyPath.userPrefix,
+                              noValueOnSuccess: Bool = false) -> String {
+        var out = "{\"action\":"
+        appendString(e.action.rawValue, to: &out)
+        let bare = noValueOnSuccess && [.set, .create, .update, .compareAndSwap].contains(e.action)
+        if !bare {
+            out += ",\"node\":"
+            appendNode(e.node, trimPrefix: trimPrefix, to: &out)
+            if let p = e.prevNode {
+                out += ",\"prevNode\":"
+                appendNode(p, trimPrefix: trimPrefix, to: &out)
+            }
+        }
+        out += "}\n"
+        return out
+    }
+
+    /// Encodes an error body; the cause is trimmed of `trimPrefix` as etcd does.
+    public static func encode(_ e: StoreError, trimPrefix: String = KeyPath.userPrefix) -> String {
+        let e = e.trimmingPrefix(trimPrefix)
+        var out = "{\"errorCode\":\(e.code.rawValue),\"message\":"
+        appendString(e.message, to: &out)
+        if !e.cause.isEmpty {
+            out += ",\"cause\":"
+            appendString(e.cause, to: &out)
+        }
+        out += ",\"index\":\(e.index)}\n"
+        return out
+    }
+
+    /// Appends one node object.
+    public static func appendNode(_ n: NodeView, trimPrefix: String, to out: inout String) {
+        out += "{"
+        var first = true
+        func field(_ name: String) {
+            if !first { out += "," }
+            first = false
+            out += "\"" + name + "\":"
+        }
+        var key = n.key
+        if !trimPrefix.isEmpty && key.hasPrefix(trimPrefix) { key = String(key.dropFirst(trimPrefix.count)) }
+        if !key.isEmpty {
+            field("key")
+            appendString(key, to: &out)
+        }
+        if let v = n.value {
+            field("value")
+            appendString(v, to: &out)
+        }
+        if n.dir {
+            field("dir")
+            out += "true"
+        }
+        if let exp = n.expiration {
+            field("expiration")
+            out += "\"" + TTL.rfc3339Nano(exp) + "\""
+        }
+        if n.ttl != 0 {
+            field("ttl")
+            out += String(n.ttl)
+        }
+        if let nodes = n.nodes, !nodes.isEmpty {
+            field("nodes")
+            out += "["
+            for (i, c) in nodes.enumerated() {
+                if i > 0 { out += "," }
+                appendNode(c, trimPrefix: trimPrefix, to: &out)
+            }
+            out += "]"
+        }
+        if n.modifiedIndex != 0 {
+            field("modifiedIndex")
+            out += String(n.modifiedIndex)
+        }
+        if n.createdIndex != 0 {
+            field("createdIndex")
+            out += String(n.createdIndex)
+        }
+        out += "}"
+    }
+
+    private static let hex: [Character] = Array("0123456789abcdef")
+
+    /// Appends `s` as a JSON string literal escaped like Go's `encoding/json` (HTML-safe mode).
+    public static func appendString(_ s: String, to out: inout String) {
+        out.append("\"")
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<", ">", "&", "\u{2028}", "\u{2029}":
+                let v = u.value
+                out += "\\u"
+                out.append(hex[Int(v >> 12 & 0xF)])
+                out.append(hex[Int(v >> 8 & 0xF)])
+                out.append(hex[Int(v >> 4 & 0xF)])
+                out.append(hex[Int(v & 0xF)])
+            default:
+                if u.value < 0x20 {
+                    out += "\\u00"
+                    out.append(hex[Int(u.value >> 4)])
+                    out.append(hex[Int(u.value & 0xF)])
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        out.append("\"")
+    }
+}

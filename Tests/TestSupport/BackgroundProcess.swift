@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A long-running child (a server under test) with a clean signal state, its output in a log file.
+///
+/// Stopped with `terminate()` / `kill()`; `deinit` SIGKILLs it if it still runs, so a failing test
+/// leaves no process behind.
+public final class BackgroundProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let logPath: String
+    private var reaped = false
+    private var exitStatus: Int32 = 0
+
+    /// Starts `argv` (argv[0] resolved through PATH) with stdout and stderr appended to `logPath`.
+    public init(_ argv: [String], logPath: String, environment: [String: String]? = nil) throws {
+        self.logPath = logPath
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attr = ChildProcess.cleanSpawnAttributes()
+        defer { posix_spawnattr_destroy(&attr) }
+        var pid: pid_t = 0
+        let rc = ChildProcess.withSpawnLock {
+            ChildProcess.spawn(&pid, argv, environment: environment, actions: &actions, attributes: &attr)
+        }
+        guard rc == 0 else {
+            throw ChildProcessError(description: "cannot start \(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        self.pid = pid
+    }
+
+    /// Whether the process still runs (reaps it if it ended).
+    public var isRunning: Bool {
+        if reaped { return false }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid {
+            reaped = true
+            exitStatus = status
+            return false
+        }
+        return r == 0
+    }
+
+    /// Sends a signal.
+    public func signal(_ sig: Int32) { if !reaped { Glibc.kill(pid, sig) } }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds; waits for the end.
+    public func terminate(grace: Double = 5) {
+        signal(SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(grace)
+        while isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        kill()
+    }
+
+    /// SIGKILL and wait.
+    public func kill() {
+        guard !reaped else { return }
+        Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        reaped = true
+        exitStatus = status
+    }
+
+    /// The log so far (for failure messages).
+    public func log() -> String {
+        guard let f = fopen(logPath, "r") else { return "" }
+        defer { fclose(f) }
+        var out = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    deinit { kill() }
+}
+
+/// A TCP port on 127.0.0.1 that is free right now (bound and released by the kernel's choice).
+public func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
