@@ -1,4 +1,5 @@
 import Fleet
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
