@@ -65,4 +65,30 @@ static inline int csd_bus_message_read_bool(sd_bus_message *m, int *out) {
     return sd_bus_message_read_basic(m, 'b', out);
 }
 
+#include <sys/eventfd.h>
+#include <poll.h>
+#include <time.h>
+
+/// A non-blocking, close-on-exec eventfd used to wake a thread blocked in poll().
+static inline int csd_eventfd(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+/// CLOCK_MONOTONIC in microseconds, the clock sd_bus_get_timeout() answers in.
+static inline uint64_t csd_now_monotonic_usec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+/// The error name of an sd_bus_error, or NULL (field access helper).
+static inline const char *csd_bus_error_name(const sd_bus_error *e) {
+    return e ? e->name : NULL;
+}
+
+/// The error message of an sd_bus_error, or NULL.
+static inline const char *csd_bus_error_message(const sd_bus_error *e) {
+    return e ? e->message : NULL;
+}
+
 #endif

@@ -1,0 +1,157 @@
+import Foundation
+
+/// What the fleet agent needs from a machine's init system, kept small so that the agent can be tested
+/// against a fake (the shape of fleet's own `UnitManager`).
+///
+/// `load`/`unload` change unit files but do not reload systemd: the agent calls ``reloadUnitFiles()``
+/// once per batch, as fleet did, because a daemon-reload is expensive. Start and stop only enqueue jobs;
+/// their outcome arrives through ``events()`` and ``unitStates(_:)``.
+public protocol UnitManager: Sendable {
+    /// Writes the unit file and makes systemd aware of it (link, and enable if it has `[Install]`).
+    func load(_ name: String, contents: String) async throws
+    /// Disables the unit, clears its failed state and removes its file. Stop it first.
+    func unload(_ name: String) async throws
+    /// Makes systemd re-read unit files (daemon-reload).
+    func reloadUnitFiles() async throws
+    /// Enqueues a start job; does not wait for it.
+    func triggerStart(_ name: String) async throws
+    /// Enqueues a stop job; does not wait for it.
+    func triggerStop(_ name: String) async throws
+    /// Names of the units this manager has loaded (its unit files on disk).
+    func units() async throws -> [String]
+    /// Current states of the named units; units systemd does not know come back as `not-found`.
+    func unitStates(_ names: [String]) async throws -> [String: UnitState]
+    /// State changes and job results as they happen; subscribe before triggering what you wait for.
+    func events() async throws -> AsyncThrowingStream<UnitEvent, any Error>
+}
+
+/// ``UnitManager`` on real systemd: unit files live in a directory of their own (default
+/// `/run/fleet/units`, as in fleet) and are linked into systemd's runtime search path, so they vanish
+/// at reboot like the rest of the agent's state.
+public final class SystemdUnitManager: UnitManager {
+    /// The systemd client.
+    public let systemd: SystemdManager
+    /// The unit directory as systemd sees it (the paths passed to `LinkUnitFiles`).
+    public let unitsDirectory: String
+    /// Where systemd's root is from this process: "" normally, `/proc/<pid>/root` when driving a
+    /// container's systemd from the host.
+    public let hostRoot: String
+
+    /// Unit types fleet schedules (fleet's `Units()` keeps only these).
+    public static let unitTypes: Set<String> = ["service", "socket", "timer", "path", "device", "mount", "automount"]
+
+    public init(systemd: SystemdManager, unitsDirectory: String = "/run/fleet/units", hostRoot: String = "") {
+        self.systemd = systemd
+        self.unitsDirectory = unitsDirectory
+        self.hostRoot = hostRoot
+    }
+
+    /// Rejects names that are not `NAME.TYPE` of a schedulable type, or that would escape the directory.
+    public static func validate(_ name: String) throws {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 2, let type = parts.last, unitTypes.contains(String(type)), !parts[0].isEmpty,
+            !name.contains("/"), name.utf8.count <= 255
+        else { throw SystemdError.invalidUnitName(name) }
+    }
+
+    private var hostDirectory: String { hostRoot + unitsDirectory }
+
+    public func load(_ name: String, contents: String) async throws {
+        try Self.validate(name)
+        let hostPath = hostDirectory + "/" + name
+        let path = unitsDirectory + "/" + name
+        try writeFile(hostPath, contents)
+        do {
+            try await systemd.linkUnitFiles([path], runtime: true, force: true)
+            if Self.hasInstallSection(contents) {
+                try await systemd.enableUnitFiles([path], runtime: true, force: true)
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: hostPath)
+            throw error
+        }
+    }
+
+    public func unload(_ name: String) async throws {
+        try Self.validate(name)
+        // Both must precede removing the file, or a later stop can hang (fleet's note).
+        _ = try? await systemd.disableUnitFiles([name], runtime: true)
+        do {
+            try await systemd.resetFailedUnit(name)
+        } catch let error as SystemdError where error.isNoSuchUnit {
+            // Never loaded, or already gone: nothing to reset.
+        }
+        let hostPath = hostDirectory + "/" + name
+        if FileManager.default.fileExists(atPath: hostPath) {
+            do {
+                try FileManager.default.removeItem(atPath: hostPath)
+            } catch {
+                throw SystemdError.unitFile(path: hostPath, operation: "remove", code: posixCode(error))
+            }
+        }
+    }
+
+    public func reloadUnitFiles() async throws {
+        try await systemd.reload()
+    }
+
+    public func triggerStart(_ name: String) async throws {
+        try await systemd.startUnit(name, mode: .replace)
+    }
+
+    public func triggerStop(_ name: String) async throws {
+        try await systemd.stopUnit(name, mode: .replace)
+    }
+
+    public func units() async throws -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: hostDirectory) else { return [] }
+        return names.filter { (try? Self.validate($0)) != nil }.sorted()
+    }
+
+    public func unitStates(_ names: [String]) async throws -> [String: UnitState] {
+        var states: [String: UnitState] = [:]
+        for status in try await systemd.listUnits(names: names) where names.contains(status.name) {
+            states[status.name] = status.state
+        }
+        return states
+    }
+
+    public func events() async throws -> AsyncThrowingStream<UnitEvent, any Error> {
+        try await systemd.events()
+    }
+
+    /// Throws ``SystemdError/unitNotLoaded(unit:loadState:)`` unless systemd loaded the unit, so a
+    /// malformed unit file is reported at load time rather than as a failed start. Call after a reload.
+    public func verifyLoaded(_ name: String) async throws {
+        let state = try await systemd.unitState(name)
+        if state.loadState != .loaded {
+            throw SystemdError.unitNotLoaded(unit: name, loadState: state.loadState.rawValue)
+        }
+    }
+
+    /// Whether a unit file has an `[Install]` section (then it is also enabled, as fleet did).
+    public static func hasInstallSection(_ contents: String) -> Bool {
+        contents.split(whereSeparator: \.isNewline).contains { $0.trimmingCharacters(in: .whitespaces) == "[Install]" }
+    }
+
+    private func writeFile(_ path: String, _ contents: String) throws {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: hostDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            try Data(contents.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        } catch {
+            throw SystemdError.unitFile(path: path, operation: "write", code: posixCode(error))
+        }
+    }
+}
+
+/// The errno behind a Foundation file error, EIO when there is none.
+func posixCode(_ error: any Error) -> Int32 {
+    let error = error as NSError
+    if error.domain == NSPOSIXErrorDomain { return Int32(error.code) }
+    if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return Int32(underlying.code)
+    }
+    return EIO
+}
