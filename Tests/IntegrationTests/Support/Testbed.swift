@@ -15,8 +15,9 @@ struct TestMachine: Sendable, Hashable {
 
     /// The machine's root directory as seen from the host.
     var rootPath: String { "/proc/\(leaderPID)/root" }
-    /// sd-bus address of the machine's systemd, usable from the host (root, no Hello needed).
-    var systemdBusAddress: String { "unix:path=\(rootPath)/run/systemd/private" }
+    // The host cannot use the machine's /run/systemd/private directly: systemd refuses private
+    // connections from outside its PID namespace. Use BusAddress.machineSystemBus(rootPath:) or
+    // .machinePrivateBridge(leaderPID:) from the systemd binding instead.
 }
 
 /// Real test machines for integration tests, driven through `scripts/testbed`.
