@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -39,6 +40,7 @@ public enum HTTPServerError: Error, CustomStringConvertible {
 public final class HTTPServer: Sendable {
     public let address: HTTPListenAddress
     private let channel: Channel
+    private let connections: ConnectionSet
 
     /// The bound address (with the real port when 0 was asked).
     public var boundAddress: HTTPListenAddress {
@@ -48,9 +50,10 @@ public final class HTTPServer: Sendable {
         return address
     }
 
-    private init(address: HTTPListenAddress, channel: Channel) {
+    private init(address: HTTPListenAddress, channel: Channel, connections: ConnectionSet) {
         self.address = address
         self.channel = channel
+        self.connections = connections
     }
 
     /// Starts listening. `maxBodySize` bounds request bodies; larger ones get `bodyTooLarge`.
@@ -61,13 +64,15 @@ public final class HTTPServer: Sendable {
         maxHeaderSize: Int = 64 * 1024,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> HTTPServer {
+        let connections = ConnectionSet()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.insert(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
                     var limits = NIOHTTPDecoderLimitConfiguration()
                     limits.maxHeaderFieldSize = maxHeaderSize
@@ -93,14 +98,42 @@ public final class HTTPServer: Sendable {
             case .fileDescriptor(let fd):
                 channel = try await bootstrap.withBoundSocket(fd).get()
             }
-            return HTTPServer(address: address, channel: channel)
+            return HTTPServer(address: address, channel: channel, connections: connections)
         } catch {
             throw HTTPServerError.bindFailed(address, underlying: error)
         }
     }
 
-    /// Stops accepting connections and closes the listening socket.
+    /// Stops accepting connections, closes the listening socket and every open connection
+    /// (kept-alive clients must not keep talking to a stopped server).
     public func shutdown() async {
         try? await channel.close()
+        for c in connections.closeAll() { try? await c.closeFuture.get() }
+    }
+}
+
+/// The open connections of a server, so that shutdown can close them.
+final class ConnectionSet: Sendable {
+    private let channels = NIOLockedValueBox([ObjectIdentifier: Channel]())
+    private let closed = NIOLockedValueBox(false)
+
+    func insert(_ channel: Channel) {
+        let id = ObjectIdentifier(channel)
+        let refuse = closed.withLockedValue { $0 }
+        if refuse {
+            channel.close(promise: nil)
+            return
+        }
+        channels.withLockedValue { $0[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            _ = self?.channels.withLockedValue { $0.removeValue(forKey: id) }
+        }
+    }
+
+    func closeAll() -> [Channel] {
+        closed.withLockedValue { $0 = true }
+        let all = channels.withLockedValue { Array($0.values) }
+        for c in all { c.close(promise: nil) }
+        return all
     }
 }

@@ -1,3 +1,4 @@
+import CSystemd
 import Testing
 
 @testable import Fleet

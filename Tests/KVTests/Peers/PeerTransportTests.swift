@@ -106,3 +106,30 @@ func waitUntil(seconds: Double = 10, _ condition: () throws -> Bool) async throw
     }
     Issue.record("condition not met within \(seconds) s")
 }
+
+@Suite struct PeerTransportRestartTests {
+    @Test func deliveryResumesAfterThePeerRestartsOnTheSamePort() async throws {
+        let sink1 = FrameSink()
+        let server1 = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
+                                                 responder: PeerOnlyResponder(receiver: sink1.receiver(cluster: 7)))
+        guard case .tcp(_, let port) = server1.boundAddress else { return }
+        let transport = PeerTransport(localID: 1, clusterID: 7)
+        defer { transport.shutdown() }
+        transport.setPeers([2: [.tcp(host: "127.0.0.1", port: port)]])
+        transport.send([[1]], to: 2)
+        try await waitUntil { !sink1.frames.withLockedValue { $0.isEmpty } }
+        await server1.shutdown()
+        for _ in 0..<20 {
+            transport.send([[2]], to: 2)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let sink2 = FrameSink()
+        let server2 = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: port),
+                                                 responder: PeerOnlyResponder(receiver: sink2.receiver(cluster: 7)))
+        defer { Task { await server2.shutdown() } }
+        try await waitUntil {
+            transport.send([[3]], to: 2)
+            return sink2.frames.withLockedValue { $0.contains { $0.1 == [3] } }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOHTTP1
+import Testing
+import TestSupport
+@testable import KV
+
+/// A cluster of real members in this process, on loopback ports, with data directories on disk.
+final class LoopbackCluster: @unchecked Sendable {
+    var configs: [KVConfig] = []
+    var running: [KVMember.Running?] = []
+    let root: String
+    let client = HTTPClient()
+
+    init(size: Int, snapshotCount: UInt64 = 100_000) async throws {
+        var template = Array("/tmp/fleet-swift-kv-XXXXXX".utf8CString)
+        root = String(cString: mkdtemp(&template)!)
+        let ports = (0..<size).map { _ in (freeLoopbackPort(), freeLoopbackPort()) }
+        let initial = KVInitialCluster(members: ports.enumerated().map { i, p in
+            KVInitialCluster.Member(name: "m\(i + 1)", peerURLs: [KVURL(scheme: "http", host: "127.0.0.1", port: p.1)])
+        })
+        for (i, p) in ports.enumerated() {
+            var c = KVConfig()
+            c.name = "m\(i + 1)"
+            c.dataDir = "\(root)/m\(i + 1)"
+            c.listenClientURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: p.0)]
+            c.advertiseClientURLs = c.listenClientURLs
+            c.listenPeerURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: p.1)]
+            c.initialAdvertisePeerURLs = c.listenPeerURLs
+            c.initialCluster = initial
+            c.initialClusterToken = "test-\(root)"
+            c.heartbeatInterval = 20
+            c.electionTimeout = 200
+            c.snapshotCount = snapshotCount
+            configs.append(c)
+        }
+        running = Array(repeating: nil, count: size)
+        try await withThrowingTaskGroup(of: (Int, KVMember.Running).self) { group in
+            for i in 0..<size {
+                let c = configs[i]
+                group.addTask { (i, try await KVMember.start(config: c, logger: Logger(label: "m\(i + 1)"))) }
+            }
+            for try await (i, r) in group { running[i] = r }
+        }
+    }
+
+    func endpoint(_ i: Int) -> HTTPEndpoint { .tcp(host: "127.0.0.1", port: configs[i].listenClientURLs[0].port) }
+
+    func put(_ i: Int, _ key: String, _ value: String, timeout: Double = 10) async throws -> HTTPClientResponse {
+        var h = HTTPHeaders()
+        h.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        return try await client.execute(.PUT, endpoint(i), "/v2/keys\(key)", headers: h,
+                                        body: ByteBuffer(string: "value=\(value)"), timeout: timeout)
+    }
+
+    func get(_ i: Int, _ key: String, quorum: Bool = false) async throws -> HTTPClientResponse {
+        try await client.execute(.GET, endpoint(i), "/v2/keys\(key)\(quorum ? "?quorum=true" : "")", timeout: 10)
+    }
+
+    func leader() -> Int? {
+        for (i, r) in running.enumerated() {
+            if let m = r?.member, m.leaderID == m.memberID { return i }
+        }
+        return nil
+    }
+
+    func waitForLeader(seconds: Double = 10) async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if let l = leader() { return l }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ChildProcessError(description: "no leader within \(seconds) s")
+    }
+
+    func stop(_ i: Int) async {
+        await running[i]?.shutdown()
+        running[i] = nil
+    }
+
+    func restart(_ i: Int) async throws {
+        running[i] = try await KVMember.start(config: configs[i], logger: Logger(label: "m\(i + 1)"))
+    }
+
+    func shutdown() async {
+        for i in running.indices { await stop(i) }
+        client.shutdown()
+        _ = try? ChildProcess.run(["rm", "-rf", root])
+    }
+}
+
+@Suite(.serialized) struct KVClusterTests {
+    @Test func threeMembersReplicateAndStartAtEtcdsIndexes() async throws {
+        let cluster = try await LoopbackCluster(size: 3)
+        do {
+            _ = try await cluster.waitForLeader()
+            // Founders' records (3), the cluster version (1), each member's attributes (3): etcd's 7.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline,
+                  cluster.running.compactMap({ $0?.member }).contains(where: { $0.members().contains { $0.name.isEmpty } }) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let first = try await cluster.put(0, "/message", "hello")
+            #expect(first.status == .created)
+            #expect(first.bodyString.contains(#""modifiedIndex":8"#), "\(first.bodyString)")
+            // Linearizable read on another member sees it; a local read too once applied.
+            let q = try await cluster.get(2, "/message", quorum: true)
+            #expect(q.bodyString.contains(#""value":"hello""#))
+            // All members list each other by name with client URLs.
+            let members = cluster.running[1]!.member.members()
+            #expect(members.map(\.name).sorted() == ["m1", "m2", "m3"])
+            // Same store on every member at the same index.
+            try await Task.sleep(for: .milliseconds(200))
+            let hashes = Set(cluster.running.compactMap { $0?.member.store.hash() })
+            #expect(hashes.count == 1)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    @Test func leaderLossElectsAnotherAndRestartCatchesUp() async throws {
+        let cluster = try await LoopbackCluster(size: 3, snapshotCount: 50)
+        do {
+            let leader = try await cluster.waitForLeader()
+            for i in 0..<120 {
+                let r = try await cluster.put(i % 3, "/k\(i % 10)", "v\(i)")
+                #expect(r.status.code < 300)
+            }
+            await cluster.stop(leader)
+            let next = try await cluster.waitForLeader()
+            #expect(next != leader)
+            let other = (0..<3).first { $0 != leader && $0 != next }!
+            for i in 0..<60 {
+                let r = try await cluster.put(other, "/after\(i % 5)", "w\(i)")
+                #expect(r.status.code < 300)
+            }
+            // The old leader restarts from its WAL and snapshots and catches up.
+            try await cluster.restart(leader)
+            let deadline = ContinuousClock.now + .seconds(15)
+            var caughtUp = false
+            while ContinuousClock.now < deadline {
+                let r = try await cluster.get(leader, "/after4")
+                if r.bodyString.contains(#""value":"w59""#) { caughtUp = true; break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(caughtUp)
+            if !caughtUp {
+                for r in cluster.running.compactMap({ $0 }) {
+                    let m = r.member
+                    print("member \(m.memberName): position \(m.raftPosition) leader \(m.leaderID ?? 0) store index \(m.store.currentIndex) \(m.selfStatsJSON())")
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let hashes = Set(cluster.running.compactMap { $0?.member.store.hash() })
+            #expect(hashes.count == 1)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    @Test func writesWithoutQuorumTimeOutWithEtcdsError() async throws {
+        let cluster = try await LoopbackCluster(size: 3)
+        do {
+            _ = try await cluster.waitForLeader()
+            await cluster.stop(1)
+            await cluster.stop(2)
+            let r = try await cluster.put(0, "/lonely", "x", timeout: 30)
+            #expect(r.status == .internalServerError)
+            #expect(r.bodyString.contains(#""errorCode":300"#) && r.bodyString.contains("request timed out"))
+            // Local reads still work.
+            #expect(try await cluster.get(0, "/").status == .ok)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    @Test func aDataDirectoryCannotBeSharedOrReused() async throws {
+        let cluster = try await LoopbackCluster(size: 1)
+        defer { Task { await cluster.shutdown() } }
+        _ = try await cluster.waitForLeader()
+        var other = cluster.configs[0]
+        other.listenClientURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: freeLoopbackPort())]
+        other.listenPeerURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: freeLoopbackPort())]
+        do {
+            _ = try await KVMember.start(config: other)
+            Issue.record("a second member opened a locked data directory")
+        } catch {
+            #expect(String(describing: error).contains("another"), "\(error)")
+        }
+    }
+}
