@@ -143,7 +143,7 @@ public struct MachineState: Hashable, Sendable, Codable {
         capacity = try c.decodeIfPresent(Int.self, forKey: .capacity)
     }
 
-    /// Encodes in fleet's field order; nil Metadata/Capabilities become `null` as fleet writes them.
+    /// Encodes fleet's fields; nil Metadata/Capabilities become `null` as fleet writes them.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
@@ -209,10 +209,12 @@ public struct EngineLease: Hashable, Sendable, Codable {
 
 /// JSON for registry values, compatible with fleet's encodings.
 public enum RegistryJSON {
-    /// Encodes `value` as compact JSON text (no escaped slashes).
+    /// Encodes `value` as compact JSON text with sorted keys (deterministic bytes, so an unchanged
+    /// value compares equal in a compare-and-swap) and unescaped slashes. Field order differs from
+    /// Go's struct order, which JSON readers (fleet's included) ignore.
     public static func encode<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
