@@ -60,6 +60,8 @@ struct Planner {
     var resolved: [Int: XFleetOptions?] = [:]
     var displaced = Set<Int>()
     var queue: [Int] = []
+    /// How many times each unit is still waiting in `queue`.
+    var queued: [Int] = []
 
     var decisions: [Decision] = []
 
@@ -185,11 +187,15 @@ struct Planner {
         // Pass 2: place everything active and unplaced, peers first.
         var pending = names.indices.filter { active[$0] && !global[$0] && placement[$0] < 0 }
         pending.sort { (depth[$0], $0) < (depth[$1], $1) }
-        queue = pending
+        // Units displaced in pass 1 are unplaced, hence in `pending`, in peers-first order.
+        queue = []
+        queued = [Int](repeating: 0, count: names.count)
+        for u in pending { enqueue(u) }
         var i = 0
         while i < queue.count {
             let u = queue[i]
             i += 1
+            queued[u] -= 1
             if placement[u] < 0 { scheduleOne(u) }
         }
     }
@@ -207,7 +213,11 @@ struct Planner {
                 for p in base.machineOf {
                     guard let pi = unitIndex[p], active[pi] else { return unschedulable(u, .peerNotScheduled(p)) }
                     if global[pi] { continue }
-                    guard placement[pi] >= 0 else { return unschedulable(u, .peerNotScheduled(p)) }
+                    guard placement[pi] >= 0 else {
+                        // The peer was displaced and waits later in the queue: follow it there.
+                        if queued[pi] > 0 { return enqueue(u) }
+                        return unschedulable(u, .peerNotScheduled(p))
+                    }
                     candidates = [placement[pi]]
                     break
                 }
@@ -248,6 +258,7 @@ struct Planner {
             return unschedulable(u, .noEligibleMachine(tally.summary))
         }
         for v in displacing { displace(v, by: u) }
+        yieldGlobals(to: u, chosen)
         if case .leastLoaded = why { why = .leastLoaded(units: load[chosen]) }
         place(u, chosen)
         decisions.append(Decision(unit: names[u], action: .schedule(machineID: machineIDs[chosen]), reason: why))
@@ -269,7 +280,7 @@ struct Planner {
             for m in machineIDs.indices {
                 if let filter, !filter.contains(m) { continue }
                 guard let o = options(g, m), o.acceptsMetadata(machineMeta[m]) else { continue }
-                if conflictOn(g, o, m) != nil { continue }
+                if conflictOn(g, o, m) != nil || replacedOn(g, m) { continue }
                 globalsOn[m].append(g)
                 if holder[g] { holdersOn[m].append(g) }
                 load[m] += 1
@@ -346,6 +357,32 @@ struct Planner {
         return nil
     }
 
+    /// Whether a unit scheduled on `m` replaces global unit `g` (the global then yields there).
+    private mutating func replacedOn(_ g: Int, _ m: Int) -> Bool {
+        for v in holdersOn[m] where v != g && !global[v] {
+            if let vo = options(v, m), vo.replaces(names[g]) { return true }
+        }
+        return false
+    }
+
+    /// Global units on `m` yield to a newly placed unit that replaces them; so do units there that
+    /// were on `m` only as their MachineOf peer.
+    private mutating func yieldGlobals(to u: Int, _ m: Int) {
+        guard let o = options(u, m), !o.replaces.isEmpty else { return }
+        let yielding = globalsOn[m].filter { o.replaces(names[$0]) }
+        for g in yielding {
+            globalsOn[m].removeAll { $0 == g }
+            holdersOn[m].removeAll { $0 == g }
+            load[m] -= 1
+            if orderBuilt { moveLeft(m) }
+            for d in unitsOn[m] where options(d, m)?.machineOf.contains(names[g]) == true {
+                unschedule(d, machineIDs[m], .peerNotLocal(names[g]))
+                remove(d)
+                enqueue(d)
+            }
+        }
+    }
+
     /// Units on `m` that `u` replaces (mutual Replaces ignored).
     private mutating func toDisplace(_ u: Int, _ m: Int) -> [Int] {
         guard let o = options(u, m), !o.replaces.isEmpty else { return [] }
@@ -382,16 +419,21 @@ struct Planner {
         unschedule(v, machineIDs[m], .replacedBy(names[u]))
         remove(v)
         displaced.insert(v)
-        queue.append(v)
+        enqueue(v)
         var stack = [v]
         while let peer = stack.popLast() {
             for d in dependents[peer] where placement[d] == m {
                 unschedule(d, machineIDs[m], .peerNotLocal(names[peer]))
                 remove(d)
-                queue.append(d)
+                enqueue(d)
                 stack.append(d)
             }
         }
+    }
+
+    private mutating func enqueue(_ u: Int) {
+        queue.append(u)
+        if orderBuilt { queued[u] += 1 }
     }
 
     private mutating func moveRight(_ m: Int) {

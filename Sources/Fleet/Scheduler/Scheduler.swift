@@ -20,7 +20,7 @@
 /// * **MachineOf** peers are placed before their dependants; a dependant follows its peer when the peer
 ///   moves. A global peer is satisfied on every machine running it.
 /// * **Global** units are never scheduled; they run on every machine matching their metadata whose
-///   scheduled units do not conflict with them (see ``unitsToRun(on:units:schedule:)``), and count toward
+///   scheduled units neither conflict with them nor replace them (see ``unitsToRun(on:units:schedule:)``), and count toward
 ///   that machine's load.
 /// * Units with desired state `inactive`, templates and global units found in the schedule are
 ///   unscheduled.
@@ -42,7 +42,7 @@ public enum Scheduler {
 
     /// The units an agent should run on `machine`: the non-global units scheduled there (desired state
     /// loaded or launched), then the global units whose metadata matches and that conflict with nothing
-    /// chosen before them (in name order). Sorted within each group.
+    /// chosen before them (in name order) and are not replaced by a unit scheduled there. Sorted within each group.
     public static func unitsToRun(
         on machine: SchedulerMachine, units: [SchedulerUnit], schedule: [String: String]
     ) -> [String] {
@@ -61,6 +61,7 @@ public enum Scheduler {
             let name = unit.name.rawValue
             let clash = chosen.contains { other in
                 opts.conflicts(with: other.name) || other.options.conflicts(with: name)
+                    || other.options.replaces(name)
             }
             if !clash { chosen.append((name, opts)) }
         }
