@@ -1,3 +1,4 @@
+extension Scheduler {
 /// A fixed-size set of machine indices.
 struct MachineBitset: Hashable {
     var words: [UInt64]
@@ -10,7 +11,7 @@ struct MachineBitset: Hashable {
     mutating func formIntersection(_ o: MachineBitset) { for k in words.indices { words[k] &= o.words[k] } }
 }
 
-/// Why a machine could not take a unit (internal; summarised in ``Reason``).
+/// Why a machine could not take a unit (internal; summarised in ``Decision/Reason``).
 enum Rejection {
     case notPresent, machineID, metadata, capacity
     case peer(String)
@@ -206,7 +207,7 @@ struct Planner {
         if machineIDs.isEmpty { return unschedulable(u, .noMachines) }
         let base = opts[u]
         var candidates: [Int]? = nil  // nil: all machines in load order
-        var why = Reason.leastLoaded(units: 0)
+        var why = Decision.Reason.leastLoaded(units: 0)
         if !base.isMachineDependent {
             if !base.machineOf.isEmpty {
                 why = .followsPeers(base.machineOf)
@@ -458,15 +459,15 @@ struct Planner {
         position[m] = p
     }
 
-    private mutating func unschedule(_ u: Int, _ machineID: String, _ reason: Reason) {
+    private mutating func unschedule(_ u: Int, _ machineID: String, _ reason: Decision.Reason) {
         decisions.append(Decision(unit: names[u], action: .unschedule(machineID: machineID), reason: reason))
     }
 
-    private mutating func unschedulable(_ u: Int, _ reason: Reason) {
+    private mutating func unschedulable(_ u: Int, _ reason: Decision.Reason) {
         decisions.append(Decision(unit: names[u], action: .unschedulable, reason: reason))
     }
 
-    private func reason(for rejection: Rejection, unit u: Int) -> Reason {
+    private func reason(for rejection: Rejection, unit u: Int) -> Decision.Reason {
         switch rejection {
         case .notPresent: return .machineGone
         case .machineID: return .machineIDMismatch(required: opts[u].machineID ?? "")
@@ -517,4 +518,5 @@ struct Tally {
         }
         return "\(total) machines checked: " + parts.joined(separator: ", ")
     }
+}
 }

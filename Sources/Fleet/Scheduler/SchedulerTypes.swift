@@ -90,6 +90,7 @@ public struct Decision: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension Decision {
 /// Why a ``Decision`` was taken; ``description`` is a log line fragment.
 public enum Reason: Hashable, Sendable, CustomStringConvertible {
     // schedule
@@ -143,4 +144,5 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
         case .machineNotPresent(let id): return "no present machine matches MachineID=\(id)"
         }
     }
+}
 }

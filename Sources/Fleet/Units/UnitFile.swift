@@ -246,14 +246,14 @@ enum UnitFileParser {
 
 extension StringProtocol {
     /// The text without leading and trailing whitespace (spaces, tabs, newlines).
-    func trimmingWhitespace() -> String {
+    fileprivate func trimmingWhitespace() -> String {
         guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
         let last = lastIndex(where: { !$0.isWhitespace })!
         return String(self[first...last])
     }
 
     /// The text without trailing whitespace.
-    func trimmingTrailingWhitespace() -> String {
+    fileprivate func trimmingTrailingWhitespace() -> String {
         guard let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
         return String(self[...last])
     }

@@ -42,13 +42,13 @@ extension Array where Element == Decision {
         for d in self { if case .schedule(let m) = d.action { out[d.unit] = m } }
         return out
     }
-    var unscheduled: [String: Reason] {
-        var out: [String: Reason] = [:]
+    var unscheduled: [String: Decision.Reason] {
+        var out: [String: Decision.Reason] = [:]
         for d in self { if case .unschedule = d.action { out[d.unit] = d.reason } }
         return out
     }
-    var unschedulable: [String: Reason] {
-        var out: [String: Reason] = [:]
+    var unschedulable: [String: Decision.Reason] {
+        var out: [String: Decision.Reason] = [:]
         for d in self where d.action == .unschedulable { out[d.unit] = d.reason }
         return out
     }
