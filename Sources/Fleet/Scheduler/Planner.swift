@@ -35,6 +35,7 @@ struct Planner {
     var shortIndex: [String: [Int]] = [:]
     var metaIndex: [String: [String: MachineBitset]] = [:]
     var metaCache: [[MetadataRequirement]: MachineBitset] = [:]
+    var unitMeta: [MachineBitset?] = []
 
     // Units, sorted by name.
     let names: [String]
@@ -95,6 +96,7 @@ struct Planner {
         holder = us.map { !$0.options.conflicts.isEmpty || !$0.options.replaces.isEmpty || $0.options.isMachineDependent }
         for (i, n) in names.enumerated() { unitIndex[n] = i }
 
+        unitMeta = [MachineBitset?](repeating: nil, count: us.count)
         placement = [Int](repeating: -1, count: us.count)
         unitsOn = [[Int]](repeating: [], count: ms.count)
         globalsOn = [[Int]](repeating: [], count: ms.count)
@@ -229,7 +231,7 @@ struct Planner {
                 candidates = matches.sorted { (load[$0], $0) < (load[$1], $1) }
             }
         }
-        let metaFilter = base.isMachineDependent || base.machineMetadata.isEmpty ? nil : metadataSet(base.machineMetadata)
+        let metaFilter = base.isMachineDependent || base.machineMetadata.isEmpty ? nil : unitMetadataSet(u)
 
         // The hot loop records nothing; reasons are gathered by a second pass only when nothing fits.
         var chosen = -1
@@ -302,6 +304,14 @@ struct Planner {
         return r
     }
 
+    /// The machines satisfying unit `u`'s (machine-independent) metadata, computed once per unit.
+    private mutating func unitMetadataSet(_ u: Int) -> MachineBitset {
+        if let cached = unitMeta[u] { return cached }
+        let set = metadataSet(opts[u].machineMetadata)
+        unitMeta[u] = set
+        return set
+    }
+
     private mutating func metadataSet(_ reqs: [MetadataRequirement]) -> MachineBitset {
         if let cached = metaCache[reqs] { return cached }
         var result = MachineBitset(count: machineIDs.count, full: true)
@@ -321,7 +331,7 @@ struct Planner {
         if !o.machineMetadata.isEmpty {
             if o.isMachineDependent || opts[u].isMachineDependent {
                 if !o.acceptsMetadata(machineMeta[m]) { return .metadata }
-            } else if !metadataSet(o.machineMetadata).contains(m) {
+            } else if !unitMetadataSet(u).contains(m) {
                 return .metadata
             }
         }
