@@ -77,6 +77,16 @@ public struct RegistryUnit: Hashable, Sendable {
         try self.init(name: name, file: file, desiredState: desiredState)
     }
 
+    /// An instance of this template (`web@.service` → `web@<instance>.service`) with the template's
+    /// contents, validated under the instance's own name (so `%i` and `%p` resolve for it). fleetctl
+    /// did this client-side; the API can do it server-side.
+    public func instantiate(_ instance: String, desiredState: FleetState) throws(UnitValidationError) -> RegistryUnit {
+        guard name.isTemplate else { throw .name(.notATemplate(name: name.rawValue)) }
+        let instanceName: UnitName
+        do { instanceName = try name.instantiated(instance) } catch { throw .name(error) }
+        return try RegistryUnit(name: instanceName.rawValue, file: file, desiredState: desiredState)
+    }
+
     /// The content hash (shared by a template and its instances).
     public var hash: UnitHash { file.hash }
     /// The `job/<unit>/object` record.

@@ -50,6 +50,7 @@ public enum UnitFileError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidOptionName(line: Int, name: String)
     case nulByte(line: Int)
     case emptyField(String)
+    case invalidOption(String)
 
     /// The 1-based line the problem is on, when it has one.
     public var line: Int? {
@@ -57,7 +58,7 @@ public enum UnitFileError: Error, Hashable, Sendable, CustomStringConvertible {
         case .optionOutsideSection(let l, _), .invalidSectionHeader(let l, _), .missingEquals(let l, _),
             .emptyOptionName(let l), .invalidOptionName(let l, _), .nulByte(let l):
             return l
-        case .emptyField: return nil
+        case .emptyField, .invalidOption: return nil
         }
     }
 
@@ -77,6 +78,8 @@ public enum UnitFileError: Error, Hashable, Sendable, CustomStringConvertible {
             return "line \(line): contains a NUL byte"
         case .emptyField(let what):
             return "unit option has an empty \(what)"
+        case .invalidOption(let problem):
+            return problem
         }
     }
 }
@@ -99,9 +102,29 @@ public struct UnitFile: Hashable, Sendable {
 
     /// Builds a unit from options (e.g. an API `PUT`); the original text is unknown.
     public init(options: [UnitOption]) throws(UnitFileError) {
+        // Options must serialise to a file that parses back to the same options.
         for option in options {
             if option.section.isEmpty { throw .emptyField("section") }
             if option.name.isEmpty { throw .emptyField("name") }
+            if option.section.contains(where: { $0 == "[" || $0 == "]" || $0.isNewline })
+                || option.section.trimmingWhitespace() != option.section
+            {
+                throw .invalidOption("unit option section \"\(option.section)\" may not contain brackets, newlines or edge spaces")
+            }
+            if option.name.contains(where: { $0.isWhitespace || $0 == "=" || $0 == "[" || $0 == "]" })
+                || option.name.hasPrefix("#") || option.name.hasPrefix(";")
+            {
+                throw .invalidOption("unit option name \"\(option.name)\" may not contain whitespace, \"=\" or brackets")
+            }
+            if option.value.contains("\0") { throw .invalidOption("unit option \(option.name) contains a NUL byte") }
+            var previous: Character = " "
+            for ch in option.value {
+                if ch.isNewline && previous != "\\" {
+                    throw .invalidOption(
+                        "unit option \(option.name) has a line break not preceded by a backslash continuation")
+                }
+                previous = ch
+            }
         }
         self.options = options
         self.originalText = nil

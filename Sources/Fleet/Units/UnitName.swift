@@ -8,6 +8,7 @@ public enum UnitNameError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidCharacter(name: String, character: Character)
     case emptyPrefix(name: String)
     case multipleAt(name: String)
+    case notATemplate(name: String)
 
     public var description: String {
         switch self {
@@ -29,6 +30,8 @@ public enum UnitNameError: Error, Hashable, Sendable, CustomStringConvertible {
             return "unit name \"\(name)\" must have a name before \"@\" or the type suffix"
         case .multipleAt(let name):
             return "unit name \"\(name)\" contains more than one \"@\""
+        case .notATemplate(let name):
+            return "unit \"\(name)\" is not a template; templates are named like \"name@.service\""
         }
     }
 }
@@ -109,7 +112,7 @@ public struct UnitName: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// For a template (or instance), the instance named `instance` (`web@.service` + `2` → `web@2.service`).
     public func instantiated(_ instance: String) throws(UnitNameError) -> UnitName {
-        guard self.instance != nil else { throw .emptyPrefix(name: "\(rawValue)@\(instance)") }
+        guard self.instance != nil else { throw .notATemplate(name: rawValue) }
         return try UnitName("\(prefix)@\(instance).\(suffix)")
     }
 

@@ -101,6 +101,12 @@ import Testing
         let template = try RegistryUnit(name: "web@.service", text: text, desiredState: .inactive)
         let instance = try RegistryUnit(name: "web@1.service", text: text, desiredState: .launched)
         #expect(template.hash == instance.hash)
+        let made = try template.instantiate("7", desiredState: .launched)
+        #expect(made.name.rawValue == "web@7.service" && made.hash == template.hash)
+        #expect(made.options.conflicts.map(\.pattern) == ["web@*.service"])
+        #expect(throws: UnitValidationError.name(.notATemplate(name: "web@1.service"))) {
+            try instance.instantiate("2", desiredState: .launched)
+        }
     }
 
     @Test func currentStateDerivation() {

@@ -100,6 +100,17 @@ import Testing
         #expect(throws: UnitFileError.emptyField("section")) {
             try UnitFile(options: [UnitOption(section: "", name: "A", value: "b")])
         }
+        // API options must serialise to a file that parses back identically.
+        for bad in [
+            UnitOption(section: "Service", name: "A", value: "line1\nline2"),
+            UnitOption(section: "Ser]vice", name: "A", value: "b"),
+            UnitOption(section: "Service", name: "A=B", value: "b"),
+            UnitOption(section: "Service", name: "#A", value: "b"),
+        ] {
+            #expect(throws: UnitFileError.self) { try UnitFile(options: [bad]) }
+        }
+        let continued = try UnitFile(options: [UnitOption(section: "Service", name: "ExecStart", value: "/a \\\n  b")])
+        #expect(try UnitFile(parsing: continued.serialized) == continued)
     }
 
     @Test func installSectionAndDescription() throws {
