@@ -81,7 +81,9 @@ public struct XFleetOptions: Hashable, Sendable {
     public private(set) var isGlobal = false
     /// Non-fatal notes (unknown keys, deprecated names).
     public private(set) var warnings: [XFleetWarning] = []
-    /// Whether some value uses `%m` or `%H` and must be evaluated per machine.
+    /// Whether some value uses `%m` or `%H` and must be evaluated per machine. The constraint
+    /// properties of such a unit were validated with a placeholder machine (ID of 32 zeros, hostname
+    /// `localhost`) and only mean something after ``resolved(machineID:hostname:)``.
     public private(set) var isMachineDependent = false
 
     private let unitName: UnitName
@@ -104,6 +106,7 @@ public struct XFleetOptions: Hashable, Sendable {
     }
 
     /// The options as they apply on one machine (expanding `%m` and `%H`); `self` if not machine-dependent.
+    /// A nil hostname expands `%H` to "", which usually makes the unit ineligible there.
     public func resolved(machineID: String, hostname: String?) throws(XFleetError) -> XFleetOptions {
         guard isMachineDependent else { return self }
         return try XFleetOptions(source: source, name: unitName, machineID: machineID, hostname: hostname ?? "")
@@ -229,17 +232,6 @@ public struct XFleetOptions: Hashable, Sendable {
         if isGlobal && !machineOf.isEmpty { throw .incompatible("Global", "MachineOf") }
         if !conflicts.isEmpty && !replaces.isEmpty { throw .incompatible("Conflicts", "Replaces") }
         if isGlobal && !replaces.isEmpty { throw .incompatible("Global", "Replaces") }
-        if machineID == nil, isMachineDependent {
-            // Keep the unexpanded form visible: the values above were computed with placeholders.
-            self.machineID = self.machineID.map { _ in Self.firstRaw(source, "MachineID", name) ?? "" }
-        }
-    }
-
-    private static func firstRaw(_ source: [UnitOption], _ canonical: String, _ name: UnitName) -> String? {
-        for option in source where canonicalNames[option.name]?.canonical == canonical {
-            return split(Specifiers.expand(option.logicalValue, unit: name))?.first
-        }
-        return nil
     }
 
     /// Splits a value on whitespace, honouring `"…"` and `'…'` quoting; nil when a quote is unbalanced.
