@@ -90,7 +90,7 @@ public struct RegistryUnit: Hashable, Sendable {
     /// The content hash (shared by a template and its instances).
     public var hash: UnitHash { file.hash }
     /// The `job/<unit>/object` record.
-    public var jobObject: JobObject { JobObject(name: name.rawValue, unitHash: hash) }
+    public var jobObject: JobObject { JobObject(name: name.rawValue, unitHash: hash, originalText: file.originalText) }
     /// The `unit/<hash>` record.
     public var blob: UnitBlob { UnitBlob(raw: file.serialized) }
 }
@@ -167,14 +167,22 @@ public struct MachineState: Hashable, Sendable, Codable {
 }
 
 /// `job/<unit>/object`: `{"Name":"hello.service","UnitHash":[229,92,…]}`.
+///
+/// `OriginalText` is ours and omitted when nil (fleet ignores it): the file as the user submitted it,
+/// so `fleetctl cat` can show it, whereas the content-addressed `unit/<hash>` blob holds the canonical
+/// text shared by every unit with the same options.
 public struct JobObject: Hashable, Sendable, Codable {
     public var name: String
     public var unitHash: UnitHash
-    public init(name: String, unitHash: UnitHash) {
+    public var originalText: String?
+    public init(name: String, unitHash: UnitHash, originalText: String? = nil) {
         self.name = name
         self.unitHash = unitHash
+        self.originalText = originalText
     }
-    private enum CodingKeys: String, CodingKey { case name = "Name", unitHash = "UnitHash" }
+    private enum CodingKeys: String, CodingKey {
+        case name = "Name", unitHash = "UnitHash", originalText = "OriginalText"
+    }
 }
 
 /// `unit/<sha1hex>`: `{"Raw":"[Unit]\n…"}`, the canonical text (``UnitFile/serialized``).

@@ -63,8 +63,13 @@ import Testing
     @Test func jobObjectHashIsAByteArray() throws {
         let unit = try RegistryUnit(name: "hello.service", text: UnitFileTests.hello, desiredState: .launched)
         let json = try RegistryJSON.encode(unit.jobObject)
-        #expect(json.hasPrefix(#"{"Name":"hello.service","UnitHash":[229,92,10,235,"#))
+        #expect(json.hasPrefix(#"{"Name":"hello.service","OriginalText":"[Unit]\nDescription=Hello World\n"#))
+        #expect(json.contains(#""UnitHash":[229,92,10,235,68,186,11,104,0,76,235,138,32,14,104,81,148,68,139,69]}"#))
         #expect(try RegistryJSON.decode(JobObject.self, from: json) == unit.jobObject)
+        #expect(unit.jobObject.originalText == UnitFileTests.hello)
+        let fromFleet = try RegistryJSON.decode(JobObject.self, from: #"{"Name":"a.service","UnitHash":\#(Array(unit.hash.bytes))}"#)
+        #expect(fromFleet.originalText == nil && fromFleet.unitHash == unit.hash)
+        #expect(try !RegistryJSON.encode(fromFleet).contains("OriginalText"))
         #expect(try RegistryJSON.encode(unit.blob) == #"{"Raw":"[Unit]\nDescription=Hello World\n\n[Service]\nExecStart=\/bin\/bash -c \"while true; do echo \\\"Hello, world\\\"; sleep 1; done\"\n"}"#.replacingOccurrences(of: "\\/", with: "/"))
         #expect(try unit.blob.unitFile().hash == unit.hash)
     }
