@@ -26,15 +26,16 @@ struct SchedulerBench: ParsableCommand {
             let start = Self.now()
             let decisions = Scheduler.plan(machines: ms, units: us, schedule: schedule)
             times.append(Self.now() - start)
-            var s = 0, u = 0, x = 0
+            var s = 0, u = 0, x = 0, h = 0
             for d in decisions {
                 switch d.action {
                 case .schedule: s += 1
                 case .unschedule: u += 1
                 case .unschedulable: x += 1
+                case .hold: h += 1
                 }
             }
-            summary = "\(decisions.count) decisions (\(s) schedule, \(u) unschedule, \(x) unschedulable)"
+            summary = "\(decisions.count) decisions (\(s) schedule, \(u) unschedule, \(x) unschedulable, \(h) held)"
         }
         times.sort()
         let ms1 = { (t: Double) in String(Int((t * 1000).rounded())) }
@@ -48,7 +49,7 @@ struct SchedulerBench: ParsableCommand {
             switch d.action {
             case .schedule(let m): settled[d.unit] = m
             case .unschedule(let m): if settled[d.unit] == m { settled[d.unit] = nil }
-            case .unschedulable: break
+            case .unschedulable, .hold: break
             }
         }
         var steady: [Double] = []

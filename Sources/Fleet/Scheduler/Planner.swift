@@ -108,6 +108,9 @@ struct Planner {
         computeDepths()
     }
 
+    /// Placement of a unit held on a vanished machine: not on any machine we know, but not to be placed.
+    static let heldPlacement = -2
+
     /// MachineOf depth (peers before dependants) and cycle membership, iteratively.
     private mutating func computeDepths() {
         var peerLists = [[Int]](repeating: [], count: names.count)
@@ -159,12 +162,33 @@ struct Planner {
 
     // MARK: - The pass
 
-    mutating func run(schedule: [String: String]) {
+    mutating func run(schedule: [String: String], policy: Scheduler.PlanPolicy) {
+        // Machines named in the schedule that vanished: too many at once looks like a store problem.
+        var vanished = Set<String>()
+        var named = Set<String>()
+        for (name, machineID) in schedule where unitIndex[name] != nil {
+            named.insert(machineID)
+            if machineIndex[machineID] == nil { vanished.insert(machineID) }
+        }
+        var held = Set<String>()
+        if let fraction = policy.massLossFraction, vanished.count >= 2,
+            Double(vanished.count) > fraction * Double(named.count)
+        {
+            held = vanished
+        }
+
         // Pass 1: keep every existing placement that is still valid.
         var kept: [(u: Int, m: Int)] = []
         for name in schedule.keys.sorted() {
             guard let u = unitIndex[name] else { continue }  // not ours to touch
             let machineID = schedule[name]!
+            if held.contains(machineID), active[u], !global[u], !template[u] {
+                placement[u] = Self.heldPlacement
+                decisions.append(Decision(
+                    unit: name, action: .hold(machineID: machineID),
+                    reason: .massMachineLoss(lost: vanished.count, known: named.count)))
+                continue
+            }
             if global[u] { unschedule(u, machineID, .globalUnit); continue }
             if template[u] { unschedule(u, machineID, .template); continue }
             if !active[u] { unschedule(u, machineID, .desiredInactive); continue }
@@ -188,7 +212,7 @@ struct Planner {
         orderBuilt = true
 
         // Pass 2: place everything active and unplaced, peers first.
-        var pending = names.indices.filter { active[$0] && !global[$0] && placement[$0] < 0 }
+        var pending = names.indices.filter { active[$0] && !global[$0] && placement[$0] == -1 }
         pending.sort { (depth[$0], $0) < (depth[$1], $1) }
         // Units displaced in pass 1 are unplaced, hence in `pending`, in peers-first order.
         queue = []
@@ -199,7 +223,7 @@ struct Planner {
             let u = queue[i]
             i += 1
             queued[u] -= 1
-            if placement[u] < 0 { scheduleOne(u) }
+            if placement[u] == -1 { scheduleOne(u) }
         }
     }
 

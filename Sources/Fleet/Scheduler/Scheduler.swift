@@ -24,7 +24,26 @@
 ///   that machine's load.
 /// * Units with desired state `inactive`, templates and global units found in the schedule are
 ///   unscheduled.
+/// * **Mass loss.** When many machines holding units vanish in one snapshot (more than
+///   ``PlanPolicy/massLossFraction`` of them, at least two) their units are held in place with a
+///   ``Decision/Action/hold(machineID:)`` instead of being rescheduled: that pattern is far more often a
+///   store that lost or expired its presence keys (fleet #373, #1289) than half a cluster dying at once.
+///   The engine can pass ``PlanPolicy/fleet`` once the loss has lasted long enough to be believed.
 public enum Scheduler {
+    /// Safety limits of a pass.
+    public struct PlanPolicy: Hashable, Sendable {
+        /// Hold (do not reschedule) the units of vanished machines when more than this fraction of the
+        /// machines named in the schedule vanished, and at least two did; nil: never hold.
+        public var massLossFraction: Double?
+
+        public init(massLossFraction: Double? = 0.5) { self.massLossFraction = massLossFraction }
+
+        /// Hold when more than half of the machines vanish at once.
+        public static let `default` = PlanPolicy()
+        /// fleet's behaviour: every vanished machine's units are rescheduled at once.
+        public static let fleet = PlanPolicy(massLossFraction: nil)
+    }
+
     /// Decides what to schedule, unschedule and report as unschedulable. Deterministic: the same
     /// input always gives the same decisions in the same order.
     ///
@@ -32,11 +51,13 @@ public enum Scheduler {
     ///   - machines: machines whose presence has not expired (order irrelevant).
     ///   - units: every unit in the registry.
     ///   - schedule: unit name → machine ID, from `job/<unit>/target`.
+    ///   - policy: safety limits; ``PlanPolicy/default`` holds units when many machines vanish at once.
     public static func plan(
-        machines: [SchedulerMachine], units: [SchedulerUnit], schedule: [String: String]
+        machines: [SchedulerMachine], units: [SchedulerUnit], schedule: [String: String],
+        policy: PlanPolicy = .default
     ) -> [Decision] {
         var planner = Planner(machines: machines, units: units)
-        planner.run(schedule: schedule)
+        planner.run(schedule: schedule, policy: policy)
         return planner.decisions
     }
 

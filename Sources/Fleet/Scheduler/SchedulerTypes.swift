@@ -69,6 +69,9 @@ public struct Decision: Hashable, Sendable, CustomStringConvertible {
         case schedule(machineID: String)
         case unschedule(machineID: String)
         case unschedulable
+        /// Left on a vanished machine because too many vanished at once (see ``Scheduler/PlanPolicy``);
+        /// nothing to write, worth a warning.
+        case hold(machineID: String)
     }
 
     public let unit: String
@@ -86,6 +89,7 @@ public struct Decision: Hashable, Sendable, CustomStringConvertible {
         case .schedule(let m): return "schedule \(unit) on \(m): \(reason)"
         case .unschedule(let m): return "unschedule \(unit) from \(m): \(reason)"
         case .unschedulable: return "cannot schedule \(unit): \(reason)"
+        case .hold(let m): return "holding \(unit) on \(m): \(reason)"
         }
     }
 }
@@ -121,6 +125,9 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
     case peerNotScheduled(String)
     case machineOfCycle
     case machineNotPresent(String)
+    // hold
+    /// `lost` of the `known` machines named in the schedule vanished in one snapshot.
+    case massMachineLoss(lost: Int, known: Int)
 
     public var description: String {
         switch self {
@@ -142,6 +149,8 @@ public enum Reason: Hashable, Sendable, CustomStringConvertible {
         case .peerNotScheduled(let p): return "MachineOf peer \(p) is not scheduled"
         case .machineOfCycle: return "MachineOf requirements form a cycle"
         case .machineNotPresent(let id): return "no present machine matches MachineID=\(id)"
+        case .massMachineLoss(let lost, let known):
+            return "\(lost) of \(known) machines vanished at once; suspecting the store, not the machines"
         }
     }
 }

@@ -159,3 +159,38 @@ import Testing
         #expect(s.description == "schedule a.service on m2: least-loaded eligible machine (3 units)")
     }
 }
+
+@Suite struct MassLossTests {
+    let units = (1...12).map { unit("u\($0).service") }
+
+    func spread(_ ms: [SchedulerMachine]) -> [String: String] { settle(ms, units) }
+
+    @Test func manyMachinesVanishingAtOnceAreHeld() {
+        let ms = (1...4).map { machine("m\($0)") }
+        let s = spread(ms)
+        // Three of four vanish in one snapshot: hold, do not pile everything onto m1.
+        let d = Scheduler.plan(machines: [ms[0]], units: units, schedule: s)
+        #expect(d.scheduled.isEmpty && d.unscheduled.isEmpty)
+        #expect(d.count == 9)
+        #expect(d.allSatisfy { if case .hold = $0.action { return $0.reason == .massMachineLoss(lost: 3, known: 4) } else { return false } })
+        #expect(d[0].description.hasPrefix("holding u"))
+        // fleet's policy reschedules them.
+        let f = Scheduler.plan(machines: [ms[0]], units: units, schedule: s, policy: .fleet)
+        #expect(f.scheduled.count == 9 && f.unscheduled.count == 9)
+    }
+
+    @Test func aSingleLossIsAlwaysHandled() {
+        let ms = (1...2).map { machine("m\($0)") }
+        let s = spread(ms)
+        let d = Scheduler.plan(machines: [ms[0]], units: units, schedule: s)
+        #expect(d.scheduled.count == 6 && d.unscheduled.count == 6)
+    }
+
+    @Test func newUnitsStillPlacedWhileHolding() {
+        let ms = (1...3).map { machine("m\($0)") }
+        let s = spread(ms)
+        let d = Scheduler.plan(machines: [ms[2]], units: units + [unit("new.service"), unit("side.service", "MachineOf=u1.service")], schedule: s)
+        #expect(d.scheduled == ["new.service": "m3"])
+        #expect(d.unschedulable["side.service"] == .peerNotScheduled("u1.service"))
+    }
+}

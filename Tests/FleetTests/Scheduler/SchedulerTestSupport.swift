@@ -23,7 +23,7 @@ func apply(_ decisions: [Decision], to schedule: [String: String]) -> [String: S
         switch d.action {
         case .schedule(let m): s[d.unit] = m
         case .unschedule(let m): if s[d.unit] == m { s[d.unit] = nil }
-        case .unschedulable: break
+        case .unschedulable, .hold: break
         }
     }
     return s
