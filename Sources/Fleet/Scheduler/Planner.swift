@@ -1,26 +1,4 @@
 extension Scheduler {
-/// A fixed-size set of machine indices.
-struct MachineBitset: Hashable {
-    var words: [UInt64]
-    init(count: Int, full: Bool = false) {
-        words = [UInt64](repeating: full ? ~0 : 0, count: (count + 63) / 64)
-    }
-    @inline(__always) func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
-    @inline(__always) mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }
-    mutating func formUnion(_ o: MachineBitset) { for k in words.indices { words[k] |= o.words[k] } }
-    mutating func formIntersection(_ o: MachineBitset) { for k in words.indices { words[k] &= o.words[k] } }
-}
-
-/// Why a machine could not take a unit (internal; summarised in ``Decision/Reason``).
-enum Rejection {
-    case notPresent, machineID, metadata, capacity
-    case peer(String)
-    case conflict(Int)
-    case replacedBy(Int)
-    case wouldDisplaceAgain(Int)
-    case invalid(String)
-}
-
 /// The working state of one ``Scheduler/plan(machines:units:schedule:)`` call: integer indices for
 /// machines (sorted by ID) and units (sorted by name), per-machine unit lists, loads, a load order kept
 /// sorted incrementally, and a metadata index of bitsets so constrained units skip machines cheaply.
@@ -112,7 +90,7 @@ struct Planner {
     static let heldPlacement = -2
 
     /// MachineOf depth (peers before dependants) and cycle membership, iteratively.
-    private mutating func computeDepths() {
+    mutating func computeDepths() {
         var peerLists = [[Int]](repeating: [], count: names.count)
         for u in names.indices {
             for p in opts[u].machineOf {
@@ -227,7 +205,7 @@ struct Planner {
         }
     }
 
-    private mutating func scheduleOne(_ u: Int) {
+    mutating func scheduleOne(_ u: Int) {
         if template[u] { return unschedulable(u, .template) }
         if inCycle[u] { return unschedulable(u, .machineOfCycle) }
         if machineIDs.isEmpty { return unschedulable(u, .noMachines) }
@@ -293,14 +271,14 @@ struct Planner {
 
     /// Why machine `m` cannot take unit `u` as a new placement; nil if it can.
     @inline(__always)
-    private mutating func reject(_ u: Int, _ m: Int, _ metaFilter: MachineBitset?) -> Rejection? {
+    mutating func reject(_ u: Int, _ m: Int, _ metaFilter: MachineBitset?) -> Rejection? {
         if !machinePresent[m] { return .notPresent }
         if let metaFilter, !metaFilter.contains(m) { return .metadata }
         return check(u, m, newPlacement: true)
     }
 
     /// Global units present on each machine: metadata matches and no conflict with what is there.
-    private mutating func computeGlobals() {
+    mutating func computeGlobals() {
         for g in names.indices where global[g] && active[g] && !template[g] {
             let filter = opts[g].isMachineDependent || opts[g].machineMetadata.isEmpty
                 ? nil : metadataSet(opts[g].machineMetadata)
@@ -316,122 +294,9 @@ struct Planner {
         globalsComputed = true
     }
 
-    // MARK: - Checks
-
-    /// Options of unit `u` as they apply on machine `m` (resolving `%m`/`%H`); nil if invalid there.
-    mutating func options(_ u: Int, _ m: Int) -> XFleetOptions? {
-        guard opts[u].isMachineDependent else { return opts[u] }
-        let key = u &* machineIDs.count &+ m
-        if let cached = resolved[key] { return cached }
-        let r = try? opts[u].resolved(machineID: machineIDs[m], hostname: machineHost[m])
-        resolved[key] = r
-        return r
-    }
-
-    /// The machines satisfying unit `u`'s (machine-independent) metadata, computed once per unit.
-    private mutating func unitMetadataSet(_ u: Int) -> MachineBitset {
-        if let cached = unitMeta[u] { return cached }
-        let set = metadataSet(opts[u].machineMetadata)
-        unitMeta[u] = set
-        return set
-    }
-
-    private mutating func metadataSet(_ reqs: [MetadataRequirement]) -> MachineBitset {
-        if let cached = metaCache[reqs] { return cached }
-        var result = MachineBitset(count: machineIDs.count, full: true)
-        for req in reqs {
-            var any = MachineBitset(count: machineIDs.count)
-            for v in req.values { if let s = metaIndex[req.key]?[v] { any.formUnion(s) } }
-            result.formIntersection(any)
-        }
-        metaCache[reqs] = result
-        return result
-    }
-
-    /// Whether unit `u` may be (or stay) on machine `m`; nil when it may.
-    mutating func check(_ u: Int, _ m: Int, newPlacement: Bool) -> Rejection? {
-        guard let o = options(u, m) else { return .invalid("a %m/%H value is invalid there") }
-        if !o.acceptsMachineID(machineIDs[m]) { return .machineID }
-        if !o.machineMetadata.isEmpty {
-            if o.isMachineDependent || opts[u].isMachineDependent {
-                if !o.acceptsMetadata(machineMeta[m]) { return .metadata }
-            } else if !unitMetadataSet(u).contains(m) {
-                return .metadata
-            }
-        }
-        if newPlacement, let cap = machineCap[m], load[m] >= cap { return .capacity }
-        for p in o.machineOf {
-            guard let pi = unitIndex[p], active[pi] else { return .peer(p) }
-            if global[pi] {
-                if globalsComputed {
-                    if !globalsOn[m].contains(pi) { return .peer(p) }
-                } else if !(options(pi, m)?.acceptsMetadata(machineMeta[m]) ?? false) {
-                    return .peer(p)
-                }
-            } else if placement[pi] != m {
-                return .peer(p)
-            }
-        }
-        if let v = conflictOn(u, o, m) { return .conflict(v) }
-        for v in holdersOn[m] where v != u {
-            guard let vo = options(v, m), vo.replaces(names[u]) else { continue }
-            if !o.replaces(names[v]) { return .replacedBy(v) }
-        }
-        return nil
-    }
-
-    /// A unit on `m` that conflicts with `u` (either direction), if any.
-    private mutating func conflictOn(_ u: Int, _ o: XFleetOptions, _ m: Int) -> Int? {
-        if !o.conflicts.isEmpty {
-            for v in unitsOn[m] where v != u && o.conflicts(with: names[v]) { return v }
-            for v in globalsOn[m] where v != u && o.conflicts(with: names[v]) { return v }
-        }
-        for v in holdersOn[m] where v != u {
-            if let vo = options(v, m), vo.conflicts(with: names[u]) { return v }
-        }
-        return nil
-    }
-
-    /// Whether a unit scheduled on `m` replaces global unit `g` (the global then yields there).
-    private mutating func replacedOn(_ g: Int, _ m: Int) -> Bool {
-        for v in holdersOn[m] where v != g && !global[v] {
-            if let vo = options(v, m), vo.replaces(names[g]) { return true }
-        }
-        return false
-    }
-
-    /// Global units on `m` yield to a newly placed unit that replaces them; so do units there that
-    /// were on `m` only as their MachineOf peer.
-    private mutating func yieldGlobals(to u: Int, _ m: Int) {
-        guard let o = options(u, m), !o.replaces.isEmpty else { return }
-        let yielding = globalsOn[m].filter { o.replaces(names[$0]) }
-        for g in yielding {
-            globalsOn[m].removeAll { $0 == g }
-            holdersOn[m].removeAll { $0 == g }
-            load[m] -= 1
-            if orderBuilt { moveLeft(m) }
-            for d in unitsOn[m] where options(d, m)?.machineOf.contains(names[g]) == true {
-                unschedule(d, machineIDs[m], .peerNotLocal(names[g]))
-                remove(d)
-                enqueue(d)
-            }
-        }
-    }
-
-    /// Units on `m` that `u` replaces (mutual Replaces ignored).
-    private mutating func toDisplace(_ u: Int, _ m: Int) -> [Int] {
-        guard let o = options(u, m), !o.replaces.isEmpty else { return [] }
-        var out: [Int] = []
-        for v in unitsOn[m] where v != u && o.replaces(names[v]) {
-            if let vo = options(v, m), vo.replaces(names[u]) { continue }
-            out.append(v)
-        }
-        return out
-    }
-
     // MARK: - State changes
 
-    private mutating func place(_ u: Int, _ m: Int) {
+    mutating func place(_ u: Int, _ m: Int) {
         placement[u] = m
         unitsOn[m].append(u)
         if holder[u] { holdersOn[m].append(u) }
@@ -439,7 +304,7 @@ struct Planner {
         if orderBuilt { moveRight(m) }
     }
 
-    private mutating func remove(_ u: Int) {
+    mutating func remove(_ u: Int) {
         let m = placement[u]
         placement[u] = -1
         if let i = unitsOn[m].firstIndex(of: u) { unitsOn[m].remove(at: i) }
@@ -449,7 +314,7 @@ struct Planner {
     }
 
     /// Unschedules `v` because `u` replaces it, with its MachineOf dependants there, and queues them.
-    private mutating func displace(_ v: Int, by u: Int) {
+    mutating func displace(_ v: Int, by u: Int) {
         let m = placement[v]
         unschedule(v, machineIDs[m], .replacedBy(names[u]))
         remove(v)
@@ -466,12 +331,12 @@ struct Planner {
         }
     }
 
-    private mutating func enqueue(_ u: Int) {
+    mutating func enqueue(_ u: Int) {
         queue.append(u)
         if orderBuilt { queued[u] += 1 }
     }
 
-    private mutating func moveRight(_ m: Int) {
+    mutating func moveRight(_ m: Int) {
         var p = position[m]
         while p + 1 < order.count, (load[order[p + 1]], order[p + 1]) < (load[m], m) {
             order[p] = order[p + 1]
@@ -482,7 +347,7 @@ struct Planner {
         position[m] = p
     }
 
-    private mutating func moveLeft(_ m: Int) {
+    mutating func moveLeft(_ m: Int) {
         var p = position[m]
         while p > 0, (load[m], m) < (load[order[p - 1]], order[p - 1]) {
             order[p] = order[p - 1]
@@ -493,15 +358,15 @@ struct Planner {
         position[m] = p
     }
 
-    private mutating func unschedule(_ u: Int, _ machineID: String, _ reason: Decision.Reason) {
+    mutating func unschedule(_ u: Int, _ machineID: String, _ reason: Decision.Reason) {
         decisions.append(Decision(unit: names[u], action: .unschedule(machineID: machineID), reason: reason))
     }
 
-    private mutating func unschedulable(_ u: Int, _ reason: Decision.Reason) {
+    mutating func unschedulable(_ u: Int, _ reason: Decision.Reason) {
         decisions.append(Decision(unit: names[u], action: .unschedulable, reason: reason))
     }
 
-    private func reason(for rejection: Rejection, unit u: Int) -> Decision.Reason {
+    func reason(for rejection: Rejection, unit u: Int) -> Decision.Reason {
         switch rejection {
         case .notPresent: return .machineGone
         case .machineID: return .machineIDMismatch(required: opts[u].machineID ?? "")
@@ -512,45 +377,6 @@ struct Planner {
         case .replacedBy(let v), .wouldDisplaceAgain(let v): return .replacedBy(names[v])
         case .invalid(let e): return .invalidOnMachine(e)
         }
-    }
-}
-
-/// Counts why machines were rejected, to explain an unschedulable unit in one log line.
-/// Fixed counters: this runs for every skipped machine, so it must not hash or allocate.
-struct Tally {
-    private static let labels = [
-        "suspect (takes no new units)", "not the MachineID", "metadata mismatch", "at capacity",
-        "MachineOf peer absent", "conflict", "replaced there", "would displace again", "invalid there",
-    ]
-    private var counts = [Int](repeating: 0, count: 9)
-    private var examples = [String?](repeating: nil, count: 9)
-    private var firstSeen: [Int] = []
-
-    mutating func add(_ rejection: Rejection, _ planner: borrowing Planner) {
-        let k: Int
-        var example: String? = nil
-        switch rejection {
-        case .notPresent: k = 0
-        case .machineID: k = 1
-        case .metadata: k = 2
-        case .capacity: k = 3
-        case .peer(let p): k = 4; example = p
-        case .conflict(let v): k = 5; example = planner.names[v]
-        case .replacedBy(let v): k = 6; example = planner.names[v]
-        case .wouldDisplaceAgain(let v): k = 7; example = planner.names[v]
-        case .invalid(let e): k = 8; example = e
-        }
-        if counts[k] == 0 { firstSeen.append(k) }
-        counts[k] += 1
-        if examples[k] == nil { examples[k] = example }
-    }
-
-    var summary: String {
-        let total = counts.reduce(0, +)
-        let parts = firstSeen.map { k in
-            "\(counts[k]) \(Self.labels[k])" + (examples[k].map { " (e.g. \($0))" } ?? "")
-        }
-        return "\(total) machines checked: " + parts.joined(separator: ", ")
     }
 }
 }
