@@ -95,63 +95,63 @@ public struct Decision: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Decision {
-/// Why a ``Decision`` was taken; ``description`` is a log line fragment.
-public enum Reason: Hashable, Sendable, CustomStringConvertible {
-    // schedule
-    /// The least-loaded machine that can run the unit (its unit count before placing).
-    case leastLoaded(units: Int)
-    /// The machine named by `MachineID`.
-    case pinned(String)
-    /// The machine of the `MachineOf` peers.
-    case followsPeers([String])
-    // unschedule
-    case desiredInactive
-    /// The machine's presence key expired.
-    case machineGone
-    /// Global units are never in the schedule.
-    case globalUnit
-    /// Templates never run.
-    case template
-    case machineIDMismatch(required: String)
-    case metadataMismatch
-    case peerNotLocal(String)
-    case conflict(with: String)
-    case replacedBy(String)
-    /// A `%m`/`%H` value made the unit's constraints invalid on that machine.
-    case invalidOnMachine(String)
-    // unschedulable
-    case noMachines
-    case noEligibleMachine(String)
-    case peerNotScheduled(String)
-    case machineOfCycle
-    case machineNotPresent(String)
-    // hold
-    /// `lost` of the `known` machines named in the schedule vanished in one snapshot.
-    case massMachineLoss(lost: Int, known: Int)
+    /// Why a ``Decision`` was taken; ``description`` is a log line fragment.
+    public enum Reason: Hashable, Sendable, CustomStringConvertible {
+        // schedule
+        /// The least-loaded machine that can run the unit (its unit count before placing).
+        case leastLoaded(units: Int)
+        /// The machine named by `MachineID`.
+        case pinned(String)
+        /// The machine of the `MachineOf` peers.
+        case followsPeers([String])
+        // unschedule
+        case desiredInactive
+        /// The machine's presence key expired.
+        case machineGone
+        /// Global units are never in the schedule.
+        case globalUnit
+        /// Templates never run.
+        case template
+        case machineIDMismatch(required: String)
+        case metadataMismatch
+        case peerNotLocal(String)
+        case conflict(with: String)
+        case replacedBy(String)
+        /// A `%m`/`%H` value made the unit's constraints invalid on that machine.
+        case invalidOnMachine(String)
+        // unschedulable
+        case noMachines
+        case noEligibleMachine(String)
+        case peerNotScheduled(String)
+        case machineOfCycle
+        case machineNotPresent(String)
+        // hold
+        /// `lost` of the `known` machines named in the schedule vanished in one snapshot.
+        case massMachineLoss(lost: Int, known: Int)
 
-    public var description: String {
-        switch self {
-        case .leastLoaded(let n): return "least-loaded eligible machine (\(n) units)"
-        case .pinned(let id): return "MachineID=\(id)"
-        case .followsPeers(let peers): return "MachineOf=\(peers.joined(separator: " "))"
-        case .desiredInactive: return "desired state is inactive"
-        case .machineGone: return "target machine went away"
-        case .globalUnit: return "global units are not scheduled"
-        case .template: return "templates cannot be scheduled"
-        case .machineIDMismatch(let id): return "machine does not match MachineID=\(id)"
-        case .metadataMismatch: return "machine metadata does not satisfy MachineMetadata"
-        case .peerNotLocal(let p): return "MachineOf peer \(p) is not on this machine"
-        case .conflict(let u): return "conflicts with \(u) on this machine"
-        case .replacedBy(let u): return "replaced by \(u)"
-        case .invalidOnMachine(let e): return "constraints invalid on this machine: \(e)"
-        case .noMachines: return "no machines available"
-        case .noEligibleMachine(let summary): return "no eligible machine: \(summary)"
-        case .peerNotScheduled(let p): return "MachineOf peer \(p) is not scheduled"
-        case .machineOfCycle: return "MachineOf requirements form a cycle"
-        case .machineNotPresent(let id): return "no present machine matches MachineID=\(id)"
-        case .massMachineLoss(let lost, let known):
-            return "\(lost) of \(known) machines vanished at once; suspecting the store, not the machines"
+        public var description: String {
+            switch self {
+            case .leastLoaded(let n): return "least-loaded eligible machine (\(n) units)"
+            case .pinned(let id): return "MachineID=\(id)"
+            case .followsPeers(let peers): return "MachineOf=\(peers.joined(separator: " "))"
+            case .desiredInactive: return "desired state is inactive"
+            case .machineGone: return "target machine went away"
+            case .globalUnit: return "global units are not scheduled"
+            case .template: return "templates cannot be scheduled"
+            case .machineIDMismatch(let id): return "machine does not match MachineID=\(id)"
+            case .metadataMismatch: return "machine metadata does not satisfy MachineMetadata"
+            case .peerNotLocal(let p): return "MachineOf peer \(p) is not on this machine"
+            case .conflict(let u): return "conflicts with \(u) on this machine"
+            case .replacedBy(let u): return "replaced by \(u)"
+            case .invalidOnMachine(let e): return "constraints invalid on this machine: \(e)"
+            case .noMachines: return "no machines available"
+            case .noEligibleMachine(let summary): return "no eligible machine: \(summary)"
+            case .peerNotScheduled(let p): return "MachineOf peer \(p) is not scheduled"
+            case .machineOfCycle: return "MachineOf requirements form a cycle"
+            case .machineNotPresent(let id): return "no present machine matches MachineID=\(id)"
+            case .massMachineLoss(let lost, let known):
+                return "\(lost) of \(known) machines vanished at once; suspecting the store, not the machines"
+            }
         }
     }
-}
 }

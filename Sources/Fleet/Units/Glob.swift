@@ -77,7 +77,8 @@ public struct Glob: Hashable, Sendable, CustomStringConvertible {
                         }
                         j += 2
                         guard lo <= hi else {
-                            throw GlobError(pattern: pattern, problem: "range \(Character(UnicodeScalar(lo)))-\(Character(UnicodeScalar(hi))) is reversed")
+                            let range = "\(Character(UnicodeScalar(lo)))-\(Character(UnicodeScalar(hi)))"
+                            throw GlobError(pattern: pattern, problem: "range \(range) is reversed")
                         }
                     }
                     ranges.append(lo...hi)

@@ -109,7 +109,8 @@ public struct UnitFile: Hashable, Sendable {
             if option.section.contains(where: { $0 == "[" || $0 == "]" || $0.isNewline })
                 || option.section.trimmingWhitespace() != option.section
             {
-                throw .invalidOption("unit option section \"\(option.section)\" may not contain brackets, newlines or edge spaces")
+                throw .invalidOption(
+                    "unit option section \"\(option.section)\" may not contain brackets, newlines or edge spaces")
             }
             if option.name.contains(where: { $0.isWhitespace || $0 == "=" || $0 == "[" || $0 == "]" })
                 || option.name.hasPrefix("#") || option.name.hasPrefix(";")
