@@ -49,7 +49,7 @@ public enum Scheduler {
     ///
     /// - Parameters:
     ///   - machines: machines whose presence has not expired (order irrelevant).
-    ///   - units: every unit in the registry.
+    ///   - units: every unit in the registry (for duplicate names, the last wins).
     ///   - schedule: unit name → machine ID, from `job/<unit>/target`.
     ///   - policy: safety limits; ``PlanPolicy/default`` holds units when many machines vanish at once.
     public static func plan(

@@ -97,8 +97,8 @@ public struct XFleetOptions: Hashable, Sendable {
 
     /// Parses and validates the `[X-Fleet]` section of `unit` named `name`.
     ///
-    /// With `machineID`/`hostname` nil, `%m`/`%H` values are left unexpanded (validated with
-    /// placeholders) and ``isMachineDependent`` is set.
+    /// With `machineID` nil, `%m`/`%H` values are validated with a placeholder machine and
+    /// ``isMachineDependent`` is set; the scheduler then resolves them per machine.
     public init(unit: UnitFile, name: UnitName, machineID: String? = nil, hostname: String? = nil)
         throws(XFleetError)
     {
