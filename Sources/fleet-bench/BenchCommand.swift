@@ -11,6 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
             KVBench.self,
             WALBench.self,
             RaftBench.self,
+            SchedulerBench.self,
         ]
     )
 }
