@@ -69,9 +69,10 @@ enum FleetdCommand {
         } catch {
             fail("fleetd kv: \(error)", status: 1)
         }
-        ServiceNotifierLite.notify("READY=1\nSTATUS=serving clients on \(config.listenClientURLs.map(\.description).joined(separator: ","))")
+        let notifier = ServiceNotifier.fromEnvironment()
+        _ = try? notifier.ready(status: "serving clients on \(config.listenClientURLs.map(\.description).joined(separator: ","))")
         await waitForTermination()
-        ServiceNotifierLite.notify("STOPPING=1")
+        _ = try? notifier.stopping()
         await running.shutdown()
     }
 
@@ -127,28 +128,5 @@ enum ProcessInfoLite {
             p += 1
         }
         return out
-    }
-}
-
-/// sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET (no-op when unset).
-enum ServiceNotifierLite {
-    static func notify(_ state: String) {
-        guard let path = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !path.isEmpty else { return }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
-        withUnsafeMutableBytes(of: &addr.sun_path) { buf in
-            for (i, b) in bytes.prefix(buf.count - 1).enumerated() { buf[i] = b }
-        }
-        let len = socklen_t(MemoryLayout<sa_family_t>.size + min(bytes.count, 107))
-        _ = state.withCString { text in
-            withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, text, strlen(text), 0, $0, len) }
-            }
-        }
     }
 }
