@@ -22,6 +22,9 @@ enum FleetdCommand {
         case "kv":
             args.removeFirst()
             await runKV(args, environment: environment)
+        case "unit":
+            args.removeFirst()
+            await runUnit(args)
         case "validate":
             guard args.count == 2 else { fail("usage: fleetd validate FILE", status: 64) }
             let (text, status) = CloudConfig.validateFile(atPath: args[1])
@@ -41,6 +44,8 @@ enum FleetdCommand {
     static let usage = """
         Usage:
           fleetd kv [etcd flags]    run a key-value store member (etcd's flags and ETCD_* variables; fleetd kv --help)
+          fleetd unit start FILE | stop NAME | status NAME | journal NAME [-n N] [-f]
+                                    drive this machine's systemd directly (as the agent does)
           fleetd validate FILE      validate a cloud-config user-data file (exit 0 clean, 1 errors, 2 warnings only)
           fleetd version            print the version
         """
@@ -74,6 +79,44 @@ enum FleetdCommand {
         await waitForTermination()
         _ = try? notifier.stopping()
         await running.shutdown()
+    }
+
+    static func runUnit(_ args: [String]) async {
+        let usage = "usage: fleetd unit start FILE | stop NAME | status NAME | journal NAME [-n N] [-f]"
+        guard args.count >= 2 else { fail(usage, status: 64) }
+        do {
+            switch args[0] {
+            case "start":
+                let state = try await LocalUnits.start(file: args[1])
+                print("\(args[1].split(separator: "/").last ?? ""): \(state)")
+            case "stop":
+                print("\(args[1]): \(try await LocalUnits.stop(args[1]))")
+            case "status":
+                print("\(args[1]): \(try await LocalUnits.state(args[1]))")
+            case "journal":
+                var lines = 10
+                var follow = false
+                var i = 2
+                while i < args.count {
+                    switch args[i] {
+                    case "-n", "--lines":
+                        guard i + 1 < args.count, let n = Int(args[i + 1]), n >= 0 else { fail("-n needs a number", status: 64) }
+                        lines = n
+                        i += 1
+                    case "-f", "--follow": follow = true
+                    default: fail("unknown option '\(args[i])'\n" + usage, status: 64)
+                    }
+                    i += 1
+                }
+                for try await entry in Journal.entries(unit: args[1], lines: lines, follow: follow) {
+                    print(entry.message)
+                }
+            default:
+                fail(usage, status: 64)
+            }
+        } catch {
+            fail("fleetd unit \(args[0]) \(args[1]): \(error)", status: 1)
+        }
     }
 
     /// Waits for SIGTERM or SIGINT (handled off the main actor: see swift-notes).

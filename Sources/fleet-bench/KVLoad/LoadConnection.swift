@@ -116,7 +116,7 @@ enum ClosedLoopLoad {
             let loop = group.next()
             let done = loop.makePromise(of: LoadSample.self)
             let bootstrap = ClientBootstrap(group: loop)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
