@@ -84,20 +84,40 @@ public final class BackgroundProcess: @unchecked Sendable {
     deinit { kill() }
 }
 
-/// A TCP port on 127.0.0.1 that is free right now (bound and released by the kernel's choice).
+/// A TCP port on 127.0.0.1 that is free right now, chosen below the kernel's ephemeral range
+/// (32768+), so that outgoing connections of parallel tests never take it while a test restarts a
+/// server on it. Ports are handed out once per process.
 public func freeLoopbackPort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    while true {
+        let candidate = PortAllocator.shared.next()
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(candidate).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        close(fd)
+        if rc == 0 { return candidate }
     }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+}
+
+/// Hands out ports 20000..<32000 in turn from a random start, never the same twice in a process.
+final class PortAllocator: @unchecked Sendable {
+    static let shared = PortAllocator()
+    private var next_: Int = 20000 + Int.random(in: 0..<12000)
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    init() { pthread_mutex_init(lock, nil) }
+
+    func next() -> Int {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        next_ += 1
+        if next_ >= 32000 { next_ = 20000 }
+        return next_
     }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }

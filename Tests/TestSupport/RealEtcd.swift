@@ -26,7 +26,7 @@ public final class RealEtcd: @unchecked Sendable {
             "--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
             "--initial-cluster", "m1=\(peerURL)", "--log-level", "error",
         ], logPath: dataDir + "/etcd.log")
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             if let r = try? ChildProcess.run(["curl", "-sf", "-m", "1", clientURL + "/v2/keys/"]), r.succeeded { return }
             guard process.isRunning else { break }

@@ -116,7 +116,8 @@ public final class HTTPClient: Sendable {
             promise.fail(HTTPClientError.timedOut(endpoint, seconds: timeout))
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(request, promise: nil)
+        // A pooled connection may close between the check and the write: fail at once then.
+        channel.writeAndFlush(request).whenFailure { _ in promise.fail(HTTPClientError.connectionClosed(endpoint)) }
         do {
             let response = try await promise.futureResult.get()
             timer.cancel()
@@ -143,7 +144,10 @@ public final class HTTPClient: Sendable {
         let request = PendingRequest(head: makeHead(method, endpoint, uri, headers, body), body: body,
                                      consumer: .stream(headPromise, continuation), endpoint: endpoint,
                                      limit: Int.max)
-        channel.writeAndFlush(request, promise: nil)
+        channel.writeAndFlush(request).whenFailure { _ in
+            headPromise.fail(HTTPClientError.connectionClosed(endpoint))
+            continuation.finish(throwing: HTTPClientError.connectionClosed(endpoint))
+        }
         let head = try await headPromise.futureResult.get()
         return (head, stream)
     }

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import Testing
+import TestSupport
 @testable import KV
 
 /// A responder that serves only the peer protocol.
@@ -77,10 +78,7 @@ final class FrameSink: Sendable {
         let transport = PeerTransport(localID: 1, clusterID: 5)
         defer { transport.shutdown() }
         // Nothing listens on this port yet.
-        let probe = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
-                                               responder: ClosureResponder { _ in HTTPResponse(status: .ok) })
-        guard case .tcp(_, let port) = probe.boundAddress else { return }
-        await probe.shutdown()
+        let port = freeLoopbackPort()
         transport.setPeers([2: [.tcp(host: "127.0.0.1", port: port)]])
         transport.send([[1]], to: 2)
         var it = transport.unreachable.makeAsyncIterator()
@@ -110,9 +108,9 @@ func waitUntil(seconds: Double = 10, _ condition: () throws -> Bool) async throw
 @Suite struct PeerTransportRestartTests {
     @Test func deliveryResumesAfterThePeerRestartsOnTheSamePort() async throws {
         let sink1 = FrameSink()
-        let server1 = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
+        let port = freeLoopbackPort()
+        let server1 = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: port),
                                                  responder: PeerOnlyResponder(receiver: sink1.receiver(cluster: 7)))
-        guard case .tcp(_, let port) = server1.boundAddress else { return }
         let transport = PeerTransport(localID: 1, clusterID: 7)
         defer { transport.shutdown() }
         transport.setPeers([2: [.tcp(host: "127.0.0.1", port: port)]])
