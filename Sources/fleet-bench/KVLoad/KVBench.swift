@@ -37,7 +37,7 @@ struct KVBench: AsyncParsableCommand {
     @Option(help: "Events for the fan-out run.")
     var events = 100
 
-    @Option(help: "Comma-separated runs: put,qget,get,seq,watch.")
+    @Option(help: "Comma-separated runs: put,qget,get,seq,watch (the keys are always filled first; \"fill\" alone only fills).")
     var runs = "put,qget,get,seq,watch"
 
     func run() async throws {
@@ -55,7 +55,7 @@ struct KVBench: AsyncParsableCommand {
         print("fleet-bench kv: \(connections) connections, \(keys) keys, \(valueSize)-byte values, \(seconds) s per run")
         // Fill every key first so reads hit.
         for t in parsed {
-            _ = try await ClosedLoopLoad.run(endpoints: t.endpoints, connections: min(connections, keys), seconds: 60,
+            _ = try await ClosedLoopLoad.run(endpoints: t.endpoints, connections: min(connections, keys), seconds: 900,
                                              maxRequests: (keys + min(connections, keys) - 1) / min(connections, keys)) { c, n in
                 LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\((n * min(connections, keys) + c) % keys)", body: putBody)
             }

@@ -67,3 +67,68 @@ import TestSupport
         }
     }
 }
+
+/// etcd's own tools against a 3-member cluster of ours: the same etcdctl script as against a
+/// real etcd, membership commands, and the python-etcd client.
+@Suite(.serialized) struct KVClientToolTests {
+    static let pythonScript = Testbed.repositoryRoot + "/Tests/IntegrationTests/Compat/python_etcd_transcript.py"
+
+    func python(_ host: String, _ port: Int) throws -> String {
+        let r = try ChildProcess.run(["/usr/bin/python3", Self.pythonScript, host, String(port)])
+        #expect(r.status == 0, "\(r.stderr)")
+        return r.stdout
+    }
+
+    @Test func pythonEtcdSeesTheSameAsAgainstEtcd() throws {
+        let etcd = try RealEtcd()
+        let cluster = try KVProcessCluster(size: 1)
+        defer { cluster.shutdown() }
+        try cluster.waitHealthy()
+        let theirs = try python("127.0.0.1", Int(etcd.clientURL.split(separator: ":").last!)!)
+        let ours = try python("127.0.0.1", cluster.clientPorts[0])
+        let a = theirs.split(separator: "\n"), b = ours.split(separator: "\n")
+        #expect(a.count == b.count && a.count >= 20)
+        for (x, y) in zip(a, b) { #expect(x == y) }
+    }
+
+    @Test func etcdctlMembershipAndHealthOnThreeMembers() throws {
+        let cluster = try KVProcessCluster(size: 3)
+        defer { cluster.shutdown() }
+        try cluster.waitHealthy()
+        func ctl(_ args: [String]) throws -> ProcessResult {
+            try ChildProcess.run(["etcdctl", "--endpoints", cluster.clientURLs.joined(separator: ",")] + args,
+                                 environment: ["ETCDCTL_API": "2", "PATH": "/usr/bin:/bin"])
+        }
+        let list = try ctl(["member", "list"])
+        #expect(list.status == 0)
+        let lines = list.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines.filter { $0.contains("isLeader=true") }.count == 1)
+        #expect(lines.allSatisfy { $0.contains("name=m") && $0.contains("clientURLs=http://127.0.0.1:") })
+
+        let health = try ctl(["cluster-health"])
+        #expect(health.stdout.contains("cluster is healthy"))
+
+        // Add a member (not started): listed as unstarted, the cluster is then degraded (exit 5).
+        let newPeer = "http://127.0.0.1:\(freeLoopbackPort())"
+        let add = try ctl(["member", "add", "m4", newPeer])
+        #expect(add.status == 0, "\(add)")
+        #expect(add.stdout.contains("Added member named m4 with ID"))
+        #expect(add.stdout.contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""))
+        let listed = try ctl(["member", "list"]).stdout
+        #expect(listed.contains("[unstarted]: peerURLs=\(newPeer)"))
+        let degraded = try ctl(["cluster-health"])
+        #expect(degraded.status == 5 && degraded.stdout.contains("cluster is degraded"))
+
+        // Remove it again; an unknown ID is refused with etcdctl's message and exit 1.
+        let id = listed.split(separator: "\n").first { $0.contains("unstarted") }.map { String($0.prefix(16)) } ?? ""
+        let remove = try ctl(["member", "remove", id])
+        #expect(remove.status == 0 && remove.stdout.contains("Removed member \(id) from cluster"), "\(remove)")
+        let again = try ctl(["member", "remove", "1234567890abcdef"])
+        #expect(again.status == 1)
+        #expect(try ctl(["cluster-health"]).stdout.contains("cluster is healthy"))
+
+        // Writes still commit on the 3 members after the reconfigurations.
+        #expect(try ctl(["set", "/after-reconfig", "ok"]).stdout == "ok\n")
+    }
+}
