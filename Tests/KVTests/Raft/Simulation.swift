@@ -140,6 +140,7 @@ final class Simulation {
         let n = SimNode(id: id, disk: disk)
         n.raft = RaftNode(config: config(id), storage: disk)
         nodes[id] = n
+        refreshAlive()
     }
 
     func fail(_ check: String, _ detail: String) -> SimFailure {
@@ -148,7 +149,9 @@ final class Simulation {
 
     func chance(_ p: Double) -> Bool { p > 0 && Double(rng.next() % 1_000_000) < p * 1_000_000 }
     func pick<T>(_ a: [T]) -> T? { a.isEmpty ? nil : a[Int(rng.next() % UInt64(a.count))] }
-    var aliveIDs: [UInt64] { nodes.keys.filter { nodes[$0]!.raft != nil }.sorted() }
+    /// Ids of running nodes, sorted (recomputed only when a node starts or stops).
+    var aliveIDs: [UInt64] = []
+    func refreshAlive() { aliveIDs = nodes.keys.filter { nodes[$0]!.raft != nil }.sorted() }
 
     // MARK: - Run
 
@@ -264,12 +267,14 @@ final class Simulation {
         guard let n = nodes[id] else { return }
         log("crash \(id)")
         n.raft = nil  // everything not persisted is lost
+        refreshAlive()
         n.reads = [:]
     }
 
     func restart(_ id: UInt64) {
         guard let n = nodes[id] else { return }
         n.raft = RaftNode(config: config(id), storage: n.disk)
+        refreshAlive()
         log("restart \(id) disk last=\(n.disk.lastIndex) hs=\(n.disk.hardState)")
         n.machine = n.disk.snapshot.isEmpty ? RegisterMachine() : RegisterMachine(snapshotData: n.disk.snapshot.data)
         n.lastApplied = n.disk.snapshot.metadata.index
