@@ -14,9 +14,13 @@ import Testing
         var total = SimStats()
         var runs = 0
         var maxRecover = 0
+        let onlyFlap = environment("RAFT_ONLY_FLAP") != nil
         for seed in seeds {
+            if onlyFlap && !(SimOptions.mixed(seed: seed).flap) { continue }
             do throws(SimFailure) {
-                let s = try Simulation(SimOptions.mixed(seed: seed)).run()
+                var o = SimOptions.mixed(seed: seed)
+                if let t = environment("RAFT_FAULT_TICKS").flatMap({ Int($0) }) { o.faultTicks = t }
+                let s = try Simulation(o).run()
                 runs += 1
                 total.committed += s.committed
                 total.leaders += s.leaders

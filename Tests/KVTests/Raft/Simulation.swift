@@ -12,6 +12,10 @@ struct SimOptions {
     var membershipChanges = true
     /// Leader churn: frequently crash or isolate the leader (exercises elections and log repair).
     var churn = false
+    /// Flapping leaders: isolate every new leader a few ticks after it is elected, so new
+    /// leaders' entries (including their first, empty one) are often only partly replicated
+    /// (the setting of the Raft paper's Figure 8).
+    var flap = false
     var electionTick = 10
     var heartbeatTick = 2
 
@@ -21,7 +25,10 @@ struct SimOptions {
         let sizes = [3, 3, 5, 5, 7]
         let rates = [0.0, 0.1, 0.3, 0.5, 0.8]
         var o = SimOptions(seed: seed, nodes: sizes[Int(r.next() % 5)], faultRate: rates[Int(r.next() % 5)])
-        o.churn = o.faultRate > 0 && r.next() % 5 < 2
+        let mode = r.next() % 5
+        o.churn = o.faultRate > 0 && mode < 2
+        o.flap = o.faultRate > 0 && mode == 2
+        if o.flap { o.faultTicks = 1000 }  // Figure-8 patterns need many leader changes
         return o
     }
 }
@@ -90,6 +97,9 @@ final class Simulation {
     var faulty = true
     var drop = 0.0, dup = 0.0, maxDelay = 1, crashRate = 0.0, partitionRate = 0.0, deferRate = 0.0
     var compactEvery: UInt64
+    var flapSeen: UInt64 = 0
+    var flapAt = -1
+    var flapVictim: UInt64?
 
     // Checker state.
     var committed: [UInt64: Entry] = [:]
@@ -216,6 +226,7 @@ final class Simulation {
     // MARK: - Faults
 
     func injectFaults() {
+        if opt.flap { flapLeaders() }
         if opt.churn {
             let down = nodes.keys.filter { nodes[$0]!.raft == nil && !removed.contains($0) }.sorted()
             if chance(0.04), let l = bestLeader() {
@@ -261,6 +272,30 @@ final class Simulation {
            let target = pick(membershipView.voters.sorted().filter { $0 != l && nodes[$0]?.raft != nil }) {
             try? nodes[l]!.raft!.transferLeadership(to: target)
         }
+    }
+
+    func flapLeaders() {
+        if let l = bestLeader() {
+            let t = nodes[l]!.raft!.term
+            if flapSeen != t {
+                flapSeen = t
+                flapAt = now + 1 + Int(rng.next() % 12)
+                flapVictim = l
+            }
+        }
+        if now == flapAt, let v = flapVictim, nodes[v]?.raft?.role == .leader {
+            if rng.next() % 4 == 0 {
+                crash(v)
+            } else {
+                for y in nodes.keys where y != v {
+                    blocked.insert(Link(from: y, to: v))
+                    blocked.insert(Link(from: v, to: y))
+                }
+            }
+        }
+        if chance(0.06) { blocked = [] }
+        let down = nodes.keys.filter { nodes[$0]!.raft == nil && !removed.contains($0) }.sorted()
+        if chance(0.1), let id = pick(down) { restart(id) }
     }
 
     func crash(_ id: UInt64) {
