@@ -61,8 +61,8 @@ extension RaftNode {
     /// True if `ready()` would return something to do.
     public var hasReady: Bool {
         !messages.isEmpty || !readStates.isEmpty || currentHardState != persistedHardState
-            || log.unstableSnapshot != nil || !log.unstableEntries.isEmpty
-            || !log.nextCommittedEntries(maxCount: 1).isEmpty
+            || log.unstableSnapshot != nil || log.stableIndex < log.lastIndex
+            || log.committed > max(log.applied, log.snapshotIndex)
     }
 
     /// Collects the work for the application (see `Ready`). Messages and read states are handed

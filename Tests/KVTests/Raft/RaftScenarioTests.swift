@@ -157,6 +157,33 @@ import Testing
         }
     }
 
+    @Test func leaseReadAnswersWithoutRoundTrip() throws {
+        var c = ScriptedCluster(voters: [1, 2, 3]) { $0.readOnlyOption = .leaseBased }
+        c.nodes[1]!.campaign()
+        c.stabilize()
+        try c.nodes[1]!.readIndex(context: [7])
+        c.flush()  // no message delivered
+        #expect(c.readStates[1]?.last == ReadState(index: c.nodes[1]!.commitIndex, context: [7]))
+    }
+
+    @Test func removedLeaderStepsDownAndOthersElect() throws {
+        var c = ScriptedCluster(voters: [1, 2, 3])
+        c.nodes[1]!.campaign()
+        c.stabilize()
+        try c.nodes[1]!.proposeMembershipChange(ConfChange(.remove, nodeID: 1))
+        c.stabilize()
+        #expect(c.nodes[1]!.role == .follower)
+        #expect(c.nodes[1]!.membership.voters == [2, 3])
+        for _ in 0..<40 {
+            c.tickAll(1, only: [2, 3])
+            c.stabilize(allow: { $0.to != 1 })
+        }
+        #expect(c.leaders.count == 1 && c.leaders.first != 1)
+        #expect(throws: RaftError.invalidMembershipChange(reason: "1 is not a member")) {
+            try c.nodes[c.leaders[0]]!.proposeMembershipChange(ConfChange(.remove, nodeID: 1))
+        }
+    }
+
     @Test func linearizabilityCheckerRejectsStaleRead() {
         // write(1) completes, then a read that starts later returns the initial value 0.
         let bad = [RegisterOp(kind: .write(1), invoke: 1, complete: 2), RegisterOp(kind: .read(0), invoke: 3, complete: 4)]

@@ -5,6 +5,11 @@ import Testing
 /// Deterministic cluster simulation sweep. Every seed is a reproducible run (3, 5 or 7 nodes,
 /// fault rate 0...0.8); any failed check reports the seed. `RAFT_SOAK_SEEDS=N` runs N more
 /// seeds in `soak`; `RAFT_SEED=S` replays one seed in `replaySeed`.
+///
+/// Teeth (scratch breakages of the core, reverted; details in docs/raft.md): dropping the
+/// current-term commit rule fails seeds 1523 and 2537 (leader completeness); accepting any
+/// candidate log fails seed 0 (leader completeness); ReadIndex without a heartbeat quorum
+/// fails seed 1078 (linearizability).
 @Suite struct RaftSimulationTests {
     static let chunks = 50
     static let seedsPerChunk = 100
@@ -14,9 +19,13 @@ import Testing
         var total = SimStats()
         var runs = 0
         var maxRecover = 0
+        let onlyFlap = environment("RAFT_ONLY_FLAP") != nil
         for seed in seeds {
+            if onlyFlap && !(SimOptions.mixed(seed: seed).flap) { continue }
             do throws(SimFailure) {
-                let s = try Simulation(SimOptions.mixed(seed: seed)).run()
+                var o = SimOptions.mixed(seed: seed)
+                if let t = environment("RAFT_FAULT_TICKS").flatMap({ Int($0) }) { o.faultTicks = t }
+                let s = try Simulation(o).run()
                 runs += 1
                 total.committed += s.committed
                 total.leaders += s.leaders

@@ -12,6 +12,10 @@ struct SimOptions {
     var membershipChanges = true
     /// Leader churn: frequently crash or isolate the leader (exercises elections and log repair).
     var churn = false
+    /// Flapping leaders: isolate every new leader a few ticks after it is elected, so new
+    /// leaders' entries (including their first, empty one) are often only partly replicated
+    /// (the setting of the Raft paper's Figure 8).
+    var flap = false
     var electionTick = 10
     var heartbeatTick = 2
 
@@ -21,7 +25,10 @@ struct SimOptions {
         let sizes = [3, 3, 5, 5, 7]
         let rates = [0.0, 0.1, 0.3, 0.5, 0.8]
         var o = SimOptions(seed: seed, nodes: sizes[Int(r.next() % 5)], faultRate: rates[Int(r.next() % 5)])
-        o.churn = o.faultRate > 0 && r.next() % 5 < 2
+        let mode = r.next() % 5
+        o.churn = o.faultRate > 0 && mode < 2
+        o.flap = o.faultRate > 0 && mode == 2
+        if o.flap { o.faultTicks = 1000 }  // Figure-8 patterns need many leader changes
         return o
     }
 }
@@ -90,6 +97,9 @@ final class Simulation {
     var faulty = true
     var drop = 0.0, dup = 0.0, maxDelay = 1, crashRate = 0.0, partitionRate = 0.0, deferRate = 0.0
     var compactEvery: UInt64
+    var flapSeen: UInt64 = 0
+    var flapAt = -1
+    var flapVictim: UInt64?
 
     // Checker state.
     var committed: [UInt64: Entry] = [:]
@@ -140,6 +150,7 @@ final class Simulation {
         let n = SimNode(id: id, disk: disk)
         n.raft = RaftNode(config: config(id), storage: disk)
         nodes[id] = n
+        refreshAlive()
     }
 
     func fail(_ check: String, _ detail: String) -> SimFailure {
@@ -148,7 +159,9 @@ final class Simulation {
 
     func chance(_ p: Double) -> Bool { p > 0 && Double(rng.next() % 1_000_000) < p * 1_000_000 }
     func pick<T>(_ a: [T]) -> T? { a.isEmpty ? nil : a[Int(rng.next() % UInt64(a.count))] }
-    var aliveIDs: [UInt64] { nodes.keys.filter { nodes[$0]!.raft != nil }.sorted() }
+    /// Ids of running nodes, sorted (recomputed only when a node starts or stops).
+    var aliveIDs: [UInt64] = []
+    func refreshAlive() { aliveIDs = nodes.keys.filter { nodes[$0]!.raft != nil }.sorted() }
 
     // MARK: - Run
 
@@ -213,6 +226,7 @@ final class Simulation {
     // MARK: - Faults
 
     func injectFaults() {
+        if opt.flap { flapLeaders() }
         if opt.churn {
             let down = nodes.keys.filter { nodes[$0]!.raft == nil && !removed.contains($0) }.sorted()
             if chance(0.04), let l = bestLeader() {
@@ -260,16 +274,42 @@ final class Simulation {
         }
     }
 
+    func flapLeaders() {
+        if let l = bestLeader() {
+            let t = nodes[l]!.raft!.term
+            if flapSeen != t {
+                flapSeen = t
+                flapAt = now + 1 + Int(rng.next() % 12)
+                flapVictim = l
+            }
+        }
+        if now == flapAt, let v = flapVictim, nodes[v]?.raft?.role == .leader {
+            if rng.next() % 4 == 0 {
+                crash(v)
+            } else {
+                for y in nodes.keys where y != v {
+                    blocked.insert(Link(from: y, to: v))
+                    blocked.insert(Link(from: v, to: y))
+                }
+            }
+        }
+        if chance(0.06) { blocked = [] }
+        let down = nodes.keys.filter { nodes[$0]!.raft == nil && !removed.contains($0) }.sorted()
+        if chance(0.1), let id = pick(down) { restart(id) }
+    }
+
     func crash(_ id: UInt64) {
         guard let n = nodes[id] else { return }
         log("crash \(id)")
         n.raft = nil  // everything not persisted is lost
+        refreshAlive()
         n.reads = [:]
     }
 
     func restart(_ id: UInt64) {
         guard let n = nodes[id] else { return }
         n.raft = RaftNode(config: config(id), storage: n.disk)
+        refreshAlive()
         log("restart \(id) disk last=\(n.disk.lastIndex) hs=\(n.disk.hardState)")
         n.machine = n.disk.snapshot.isEmpty ? RegisterMachine() : RegisterMachine(snapshotData: n.disk.snapshot.data)
         n.lastApplied = n.disk.snapshot.metadata.index
