@@ -1,0 +1,253 @@
+import Logging
+
+/// The cluster scheduler: while it holds the leader lease, makes `job/<u>/target` match what
+/// ``Scheduler/plan(machines:units:schedule:policy:)`` decides for the current registry.
+///
+/// Differences from fleet's engine, each fixing a reported failure:
+/// * **Event-driven.** A recursive watch of the prefix wakes the loop (debounced, no 1 s sleep), so a
+///   submitted unit is placed in milliseconds; a periodic safety pass covers a lost watch.
+/// * **One consistent read.** Each pass plans from one recursive GET (``Registry/snapshot(quorum:)``).
+/// * **Fenced writes.** The lease is renewed right before each batch of writes, and each write goes
+///   out only while the lease cannot have expired in the store; a deposed or partitioned leader
+///   stops mid-batch instead of fighting the new one.
+/// * **Store trouble moves nothing.** Any store error aborts the pass with no writes; the only
+///   machine loss the engine believes is an expired (or deleted) presence key, and even that is
+///   held for ``EngineConfiguration/massLossGrace`` when many machines vanish at once (fleet #373,
+///   #1289, #1690).
+public actor Engine {
+    public nonisolated let registry: Registry
+    public nonisolated let configuration: EngineConfiguration
+    /// The leader lease this engine competes for (`lease/engine-leader`).
+    public nonisolated let lease: LeaderLease
+    private let logger: Logger
+    private let wake = WakeSignal()
+    private var watcher: Task<Void, Never>?
+    private var holdingSince: ContinuousClock.Instant?
+    private var lastUnschedulable: Set<String> = []
+    private var wasLeader = false
+
+    public init(registry: Registry, configuration: EngineConfiguration, logger: Logger = Logger(label: "fleet.engine")) {
+        self.registry = registry
+        self.configuration = configuration
+        self.logger = logger
+        self.lease = LeaderLease(
+            store: registry.store, key: registry.keys.engineLease, holderID: configuration.machineID,
+            ttlSeconds: configuration.leaseTTL, version: configuration.version)
+    }
+
+    // MARK: - One pass
+
+    /// Takes or renews the lease and, only if held, reads the registry, plans and writes the
+    /// decisions in order. Never throws: store failures end the pass with nothing written.
+    @discardableResult
+    public func reconcileOnce() async -> ReconcileOutcome {
+        let epoch: UInt64
+        switch await lease.tick() {
+        case .heldBy(let holder):
+            noteLeadership(false, holder: holder)
+            return .notLeader(holder: holder)
+        case .unknown(let why):
+            noteLeadership(false, holder: nil)
+            logger.warning("engine lease unknown, not reconciling: \(why)")
+            return .storeUnavailable(why)
+        case .held(let e):
+            epoch = e
+            noteLeadership(true, holder: configuration.machineID)
+        }
+
+        let started = ContinuousClock.now
+        let snapshot: RegistrySnapshot
+        do throws(RegistryError) {
+            snapshot = try await registry.snapshot()
+        } catch {
+            logger.warning("engine cannot read the registry, keeping every placement: \(error)")
+            return .storeUnavailable(error.description)
+        }
+        for problem in snapshot.problems { logger.warning("skipping unreadable record: \(problem)") }
+
+        let decisions = plan(snapshot)
+        logPlan(decisions)
+        var report = ReconcileReport(snapshotIndex: snapshot.index, decisions: decisions, executed: [], stopped: nil)
+        let writes = decisions.filter {
+            switch $0.action {
+            case .schedule, .unschedule: return true
+            case .unschedulable, .hold: return false
+            }
+        }
+        report.stopped = await execute(writes, epoch: epoch, into: &report.executed)
+        if let stopped = report.stopped { logger.warning("engine stopped writing: \(stopped)") }
+
+        let elapsed = ContinuousClock.now - started
+        let message: Logger.Message =
+            "Engine completed reconciliation in \(elapsed) (\(report.executed.count) of \(writes.count) writes)"
+        if elapsed > configuration.leaseTickInterval { logger.warning(message) } else { logger.debug(message) }
+        return .reconciled(report)
+    }
+
+    /// Plans, holding a mass machine loss until it has lasted ``EngineConfiguration/massLossGrace``.
+    private func plan(_ snapshot: RegistrySnapshot) -> [Decision] {
+        let machines = snapshot.machines.map { SchedulerMachine($0) }
+        let units = snapshot.units.map { SchedulerUnit($0.unit) }
+        let schedule = snapshot.schedule
+        let decisions = Scheduler.plan(machines: machines, units: units, schedule: schedule, policy: configuration.policy)
+        let holds = decisions.contains { if case .hold = $0.action { return true } else { return false } }
+        guard holds else {
+            holdingSince = nil
+            return decisions
+        }
+        let now = ContinuousClock.now
+        let since = holdingSince ?? now
+        holdingSince = since
+        guard let grace = configuration.massLossGrace, now - since >= grace else { return decisions }
+        logger.warning("machines have been missing for \(now - since); believing the loss and rescheduling their units")
+        return Scheduler.plan(machines: machines, units: units, schedule: schedule, policy: .fleet)
+    }
+
+    /// Writes `writes` in order, in batches that each start with a lease renewal; stops at the first
+    /// failure or as soon as the lease may have run out. Returns why it stopped early, if it did.
+    private func execute(_ writes: [Decision], epoch: UInt64, into executed: inout [Decision]) async
+        -> ReconcileReport.StopReason?
+    {
+        var next = 0
+        while next < writes.count {
+            let renewal = await lease.tick()
+            guard case .held(let renewedEpoch) = renewal, renewedEpoch == epoch else {
+                return .leaseLost("renewal before writing answered \(renewal)")
+            }
+            let end = min(next + configuration.batchSize, writes.count)
+            for decision in writes[next..<end] {
+                guard lease.currentEpoch == epoch else {
+                    return .leaseLost("the lease may have expired in the store before the write of \(decision.unit)")
+                }
+                do throws(RegistryError) {
+                    switch decision.action {
+                    case .schedule(let machine): try await registry.schedule(decision.unit, on: machine)
+                    case .unschedule(let machine): try await registry.unschedule(decision.unit, from: machine)
+                    case .unschedulable, .hold: break
+                    }
+                } catch {
+                    return error.isUnavailable ? .storeUnavailable(error) : .conflict(error)
+                }
+                executed.append(decision)
+                logger.info("\(decision)")
+                next += 1
+            }
+        }
+        return nil
+    }
+
+    private func logPlan(_ decisions: [Decision]) {
+        var unschedulable: Set<String> = []
+        for decision in decisions {
+            switch decision.action {
+            case .hold: logger.warning("\(decision)")
+            case .unschedulable:
+                unschedulable.insert(decision.unit)
+                if !lastUnschedulable.contains(decision.unit) { logger.info("\(decision)") }
+            case .schedule, .unschedule: continue
+            }
+        }
+        lastUnschedulable = unschedulable
+    }
+
+    private func noteLeadership(_ leader: Bool, holder: String?) {
+        guard leader != wasLeader else { return }
+        wasLeader = leader
+        if leader {
+            logger.info("engine \(configuration.machineID) became the leader")
+        } else {
+            logger.info("engine \(configuration.machineID) is not the leader (holder: \(holder ?? "unknown"))")
+            stopWatching()
+        }
+    }
+
+    // MARK: - Loop
+
+    /// Runs until the task is cancelled: competes for the lease every ``EngineConfiguration/leaseTickInterval``,
+    /// and while leader reconciles on store events (debounced) and every
+    /// ``EngineConfiguration/safetyInterval``. On cancellation it releases the lease so another
+    /// engine takes over at once.
+    public func run() async {
+        logger.info("engine \(configuration.machineID) starting (lease TTL \(configuration.leaseTTL) s)")
+        while !Task.isCancelled {
+            let outcome = await reconcileOnce()
+            let leader: Bool
+            if case .reconciled(let report) = outcome {
+                leader = true
+                if watcher == nil { startWatching(from: report.snapshotIndex + 1) }
+            } else {
+                leader = false
+                stopWatching()
+            }
+            let nextPass = ContinuousClock.now + (leader ? configuration.safetyInterval : configuration.leaseTickInterval)
+            // Between passes: renew the lease on time and wake early for store events.
+            while !Task.isCancelled {
+                let now = ContinuousClock.now
+                if now >= nextPass { break }
+                let deadline = min(nextPass, now + configuration.leaseTickInterval)
+                if await wake.wait(timeout: deadline - now) {
+                    try? await Task.sleep(for: configuration.debounce)
+                    break
+                }
+                if Task.isCancelled || ContinuousClock.now >= nextPass || !leader { break }
+                guard case .held = await lease.tick() else { break }
+            }
+        }
+        await resign()
+        logger.info("engine \(configuration.machineID) stopped")
+    }
+
+    /// Stops watching and gives up the lease (if held) so another engine can lead at once.
+    public func resign() async {
+        stopWatching()
+        wasLeader = false
+        await lease.release()
+    }
+
+    /// Watches the whole prefix from `index` and wakes the loop for changes that can alter a plan.
+    /// The watch runs in its own task: a store long-poll cannot be interrupted, so on stop the task
+    /// is cancelled and its last request simply ends with the next change or connection close.
+    private func startWatching(from index: UInt64) {
+        let store = registry.store
+        let keys = registry.keys
+        let wake = self.wake
+        let logger = self.logger
+        let root = String(keys.prefix.dropLast())
+        watcher = Task.detached {
+            var next = index
+            var backoff = Duration.milliseconds(100)
+            while !Task.isCancelled {
+                do {
+                    let event = try await store.waitForChange(root, recursive: true, fromIndex: next)
+                    next = max(next, event.node.modifiedIndex + 1)
+                    backoff = .milliseconds(100)
+                    if !Task.isCancelled, Engine.affectsPlan(event.node.key, keys: keys) { wake.notify() }
+                } catch StoreClientError.historyCleared(let current) {
+                    // Events were missed: re-plan from a fresh read and watch on from now.
+                    next = current + 1
+                    if !Task.isCancelled { wake.notify() }
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.debug("engine watch failed, retrying in \(backoff): \(error)")
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(5))
+                }
+            }
+        }
+    }
+
+    private func stopWatching() {
+        watcher?.cancel()
+        watcher = nil
+    }
+
+    /// Whether a change to `key` can change the plan: machines, units, desired states and the
+    /// schedule. Unit states, heartbeats and the lease churn constantly and never affect placement.
+    static func affectsPlan(_ key: String, keys: RegistryKeyLayout) -> Bool {
+        guard key.hasPrefix(keys.prefix) else { return false }
+        let rest = key.dropFirst(keys.prefix.count)
+        if rest.hasPrefix("machines/") || rest == "machines" { return true }
+        if rest.hasPrefix("job/") || rest == "job" { return !rest.hasSuffix("/job-state") }
+        return false
+    }
+}

@@ -1,0 +1,44 @@
+/// How the engine paces itself. Defaults suit a cluster of a few hundred units; tests shorten them.
+public struct EngineConfiguration: Sendable {
+    /// This engine's machine ID (the lease holder name).
+    public var machineID: String
+    /// Leader lease TTL in seconds: how long after the leader dies another engine can take over.
+    /// fleet used 5 × reconcile interval (10 s).
+    public var leaseTTL: Int
+    /// A full reconcile runs at least this often even without store events (safety net for a lost
+    /// watch). Events, not this timer, drive normal scheduling.
+    public var safetyInterval: Duration
+    /// After a store event, wait this long for more before reconciling, so a burst (300 units
+    /// submitted at once) costs one pass, not 300. fleet slept a whole second here.
+    public var debounce: Duration
+    /// Writes between lease renewals. Each batch starts with a renewal and stops as soon as the lease
+    /// could have expired (fencing).
+    public var batchSize: Int
+    /// The scheduler's safety limits (mass machine loss is held by default).
+    public var policy: Scheduler.PlanPolicy
+    /// How long units of a mass machine loss are held before the loss is believed and they are
+    /// rescheduled; nil holds them until the machines return.
+    public var massLossGrace: Duration?
+    /// Lease `Version` (fleet's engine version; an engine with a lower version steps aside).
+    public var version: Int
+
+    public init(
+        machineID: String, leaseTTL: Int = 10, safetyInterval: Duration = .seconds(30),
+        debounce: Duration = .milliseconds(50), batchSize: Int = 64,
+        policy: Scheduler.PlanPolicy = .default, massLossGrace: Duration? = .seconds(60), version: Int = 1
+    ) {
+        self.machineID = machineID
+        self.leaseTTL = max(1, leaseTTL)
+        self.safetyInterval = safetyInterval
+        self.debounce = debounce
+        self.batchSize = max(1, batchSize)
+        self.policy = policy
+        self.massLossGrace = massLossGrace
+        self.version = version
+    }
+
+    /// How often the lease is renewed (or, when not held, re-checked): a third of the TTL.
+    public var leaseTickInterval: Duration {
+        .milliseconds(max(200, leaseTTL * 1000 / 3))
+    }
+}

@@ -1,0 +1,119 @@
+/// Units and their desired state: what the API writes.
+extension Registry {
+    /// Creates a unit: the content-addressed blob `unit/<hash>` (create-only; an existing blob is the
+    /// same content), then `job/<u>/object` (create-only, which claims the name), then
+    /// `job/<u>/target-state`. Readers treat a unit without a target-state as `inactive`, so a
+    /// half-finished create never gets scheduled.
+    public func createUnit(_ unit: RegistryUnit) async throws(RegistryError) {
+        let name = unit.name.rawValue
+        let blob = try encode(unit.blob, key: keys.unitBlob(unit.hash))
+        let object = try encode(unit.jobObject, key: keys.jobObject(name))
+        do {
+            try await store.set(keys.unitBlob(unit.hash), value: blob, ttl: nil, condition: .mustNotExist)
+        } catch StoreClientError.keyExists {
+            // Same hash, same content: shared with a template or an identical unit.
+        } catch {
+            throw wrap(error, "store contents of unit \(name)")
+        }
+        do {
+            try await store.set(keys.jobObject(name), value: object, ttl: nil, condition: .mustNotExist)
+        } catch StoreClientError.keyExists {
+            let existing = try? await self.unit(name)
+            throw .unitExists(name, hash: existing?.unit.hash)
+        } catch {
+            throw wrap(error, "create unit \(name)")
+        }
+        do {
+            try await store.set(keys.jobTargetState(name), value: unit.desiredState.rawValue, ttl: nil, condition: .none)
+        } catch {
+            throw wrap(error, "set desired state of unit \(name)")
+        }
+    }
+
+    /// Sets the desired state of an existing unit (validated: templates stay inactive).
+    public func setDesiredState(_ unitName: String, to state: FleetState) async throws(RegistryError) {
+        guard let stored = try await unit(unitName) else { throw .unitNotFound(unitName) }
+        do throws(UnitValidationError) { try state.validate(for: stored.unit.name) } catch { throw .invalidUnit(unitName, error) }
+        do {
+            try await store.set(keys.jobTargetState(unitName), value: state.rawValue, ttl: nil, condition: .none)
+        } catch {
+            throw wrap(error, "set desired state of unit \(unitName)")
+        }
+    }
+
+    /// Deletes the unit (`job/<u>/` with its target and heartbeat). The blob stays: other units may
+    /// share it.
+    public func destroyUnit(_ unitName: String) async throws(RegistryError) {
+        do {
+            try await store.delete(keys.jobDirectory(unitName), recursive: true, condition: .none)
+        } catch StoreClientError.keyNotFound {
+            throw .unitNotFound(unitName)
+        } catch {
+            throw wrap(error, "destroy unit \(unitName)")
+        }
+    }
+
+    /// One unit with its desired state, schedule and heartbeat; nil when it does not exist.
+    public func unit(_ unitName: String) async throws(RegistryError) -> StoredUnit? {
+        guard let job = try await read(keys.jobDirectory(unitName), "read unit \(unitName)").node else { return nil }
+        var leaves = job.leaves
+        guard let objectText = leaves.first(where: { $0.key == keys.jobObject(unitName) })?.value else { return nil }
+        let object: JobObject
+        do { object = try RegistryJSON.decode(JobObject.self, from: objectText) } catch {
+            throw .corruptRecord(key: keys.jobObject(unitName), reason: "\(error)")
+        }
+        if let blob = try await read(keys.unitBlob(object.unitHash), "read contents of unit \(unitName)").node {
+            leaves.append(blob)
+        }
+        let contents = RegistryContents(leaves: leaves, keys: keys)
+        if let unit = contents.units.first { return unit }
+        throw contents.problems.first ?? .unitNotFound(unitName)
+    }
+
+    /// Every readable unit, sorted by name (two recursive GETs: `job/` and `unit/`). Unreadable ones
+    /// are skipped; use ``snapshot(quorum:)`` to see them in ``RegistrySnapshot/problems``.
+    public func units() async throws(RegistryError) -> [StoredUnit] {
+        let jobs = try await read(keys.jobsDirectory, "list units").node
+        let blobs = try await read(keys.unitBlobsDirectory, "list unit contents").node
+        return RegistryContents(leaves: (jobs?.leaves ?? []) + (blobs?.leaves ?? []), keys: keys).units
+    }
+
+    // MARK: - Schedule (written by the engine only)
+
+    /// Schedules `unit` on `machineID` by creating `job/<u>/target`; fails with
+    /// ``RegistryError/alreadyScheduled(unit:machineID:)`` if it is scheduled already, so two
+    /// engines can never both place it.
+    public func schedule(_ unitName: String, on machineID: String) async throws(RegistryError) {
+        do {
+            try await store.set(keys.jobTarget(unitName), value: machineID, ttl: nil, condition: .mustNotExist)
+        } catch StoreClientError.keyExists {
+            let current = try? await store.get(keys.jobTarget(unitName), recursive: false, quorum: false).node?.value
+            throw .alreadyScheduled(unit: unitName, machineID: current ?? nil)
+        } catch {
+            throw wrap(error, "schedule unit \(unitName) on machine \(machineID)")
+        }
+    }
+
+    /// Unschedules `unit` from `machineID`: deletes `job/<u>/target` only if it still names that
+    /// machine (compare-and-delete), so a stale decision cannot undo a newer placement.
+    public func unschedule(_ unitName: String, from machineID: String) async throws(RegistryError) {
+        do {
+            try await store.delete(keys.jobTarget(unitName), recursive: false, condition: .prevValue(machineID))
+        } catch StoreClientError.keyNotFound {
+            throw .notScheduled(unit: unitName)
+        } catch StoreClientError.compareFailed {
+            throw .scheduledElsewhere(unit: unitName, expected: machineID)
+        } catch {
+            throw wrap(error, "unschedule unit \(unitName) from machine \(machineID)")
+        }
+    }
+
+    /// The machine `unit` is scheduled on, or nil.
+    public func target(of unitName: String) async throws(RegistryError) -> String? {
+        do {
+            return try await store.get(keys.jobTarget(unitName), recursive: false, quorum: false).node?.value
+        } catch {
+            throw wrap(error, "read schedule of unit \(unitName)")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+@testable import Fleet
+
+/// A ``StoreClient`` in front of a real one that tests can make unreachable, slow or failing on reads,
+/// to check what the engine does when the store misbehaves.
+final class ControllableStore: StoreClient, @unchecked Sendable {
+    private let inner: any StoreClient
+    private let lock = NSLock()
+    private var _unreachable = false
+    private var _failReads = false
+    private var _writeDelay: Duration = .zero
+    private var _targetWrites = 0
+
+    init(_ inner: any StoreClient) { self.inner = inner }
+
+    /// Every call fails as if no endpoint answered.
+    var unreachable: Bool {
+        get { lock.withLock { _unreachable } }
+        set { lock.withLock { _unreachable = newValue } }
+    }
+    /// Recursive reads fail as unavailable (the lease still works).
+    var failReads: Bool {
+        get { lock.withLock { _failReads } }
+        set { lock.withLock { _failReads = newValue } }
+    }
+    /// Delay before each write to a `job/*/target` key.
+    var writeDelay: Duration {
+        get { lock.withLock { _writeDelay } }
+        set { lock.withLock { _writeDelay = newValue } }
+    }
+    /// Writes (create or delete) of `job/*/target` keys that reached the store.
+    var targetWrites: Int { lock.withLock { _targetWrites } }
+
+    private func check(_ key: String) throws {
+        if unreachable { throw StoreClientError.unavailable(["test: store unreachable (\(key))"]) }
+    }
+
+    private func targetWrite(_ key: String) async throws {
+        guard key.hasSuffix("/target") else { return }
+        let delay = writeDelay
+        if delay > .zero { try await Task.sleep(for: delay) }
+        try check(key)
+        lock.withLock { _targetWrites += 1 }
+    }
+
+    func get(_ key: String, recursive: Bool, quorum: Bool) async throws -> (node: StoreNode?, index: UInt64) {
+        try check(key)
+        if recursive && failReads { throw StoreClientError.unavailable(["test: reads fail (\(key))"]) }
+        return try await inner.get(key, recursive: recursive, quorum: quorum)
+    }
+
+    func set(_ key: String, value: String, ttl: Int?, condition: StoreCondition) async throws -> StoreNode {
+        try check(key)
+        try await targetWrite(key)
+        return try await inner.set(key, value: value, ttl: ttl, condition: condition)
+    }
+
+    func makeDirectory(_ key: String, ttl: Int?) async throws -> StoreNode {
+        try check(key)
+        return try await inner.makeDirectory(key, ttl: ttl)
+    }
+
+    func refresh(_ key: String, ttl: Int, condition: StoreCondition) async throws -> StoreNode {
+        try check(key)
+        return try await inner.refresh(key, ttl: ttl, condition: condition)
+    }
+
+    func delete(_ key: String, recursive: Bool, condition: StoreCondition) async throws -> StoreNode? {
+        try check(key)
+        try await targetWrite(key)
+        return try await inner.delete(key, recursive: recursive, condition: condition)
+    }
+
+    func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent {
+        try check(key)
+        return try await inner.waitForChange(key, recursive: recursive, fromIndex: index)
+    }
+}

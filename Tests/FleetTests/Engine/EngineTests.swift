@@ -1,0 +1,249 @@
+import Testing
+import TestSupport
+@testable import Fleet
+
+/// The engine against a real etcd: placement, constraints, machine loss, leadership and fencing,
+/// and the rule that store trouble never moves a unit.
+@Suite struct EngineTests {
+    static let keys = RegistryKeyLayout(prefix: "/test/fleet/")
+
+    static func unitText(_ xfleet: String = "") -> String {
+        "[Unit]\nDescription=t\n\n[Service]\nExecStart=/bin/sleep 1000\n" + (xfleet.isEmpty ? "" : "\n[X-Fleet]\n\(xfleet)\n")
+    }
+
+    struct Setup {
+        let etcd: RealEtcd
+        let store: ControllableStore
+        let registry: Registry
+        /// A registry that bypasses the controllable store (the test's own view).
+        let direct: Registry
+    }
+
+    static func setup() throws -> Setup {
+        let etcd = try RealEtcd()
+        let client = try EtcdV2Client(urls: etcd.clientURL, timeout: 2)
+        let store = ControllableStore(client)
+        return Setup(etcd: etcd, store: store, registry: Registry(store: store, keys: keys),
+                     direct: Registry(store: client, keys: keys))
+    }
+
+    static func engine(_ registry: Registry, _ id: String, leaseTTL: Int = 10, batchSize: Int = 64,
+                       safetyInterval: Duration = .seconds(30)) -> Engine {
+        Engine(registry: registry, configuration: EngineConfiguration(
+            machineID: id, leaseTTL: leaseTTL, safetyInterval: safetyInterval, debounce: .milliseconds(20),
+            batchSize: batchSize))
+    }
+
+    static func addUnit(_ registry: Registry, _ name: String, _ xfleet: String = "", state: FleetState = .launched)
+        async throws
+    {
+        try await registry.createUnit(try RegistryUnit(name: name, text: unitText(xfleet), desiredState: state))
+    }
+
+    /// Polls `condition` every 100 ms for at most `seconds`.
+    static func eventually(_ seconds: Int = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+
+    @Test func schedulesAUnitOntoAMachine() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
+        try await Self.addUnit(s.direct, "a.service")
+        try await Self.addUnit(s.direct, "idle.service", state: .inactive)
+        let engine = Self.engine(s.registry, "m1")
+
+        let report = try #require(await engine.reconcileOnce().report)
+        #expect(report.executed == [Decision(unit: "a.service", action: .schedule(machineID: "m1"), reason: .leastLoaded(units: 0))])
+        #expect(report.stopped == nil)
+        #expect(try await s.direct.target(of: "a.service") == "m1")
+        #expect(try await s.direct.target(of: "idle.service") == nil)
+
+        // A second pass has nothing to do.
+        #expect(try #require(await engine.reconcileOnce().report).executed.isEmpty)
+
+        // Desired inactive: unscheduled.
+        try await s.direct.setDesiredState("a.service", to: .inactive)
+        let again = try #require(await engine.reconcileOnce().report)
+        #expect(again.executed.map(\.action) == [.unschedule(machineID: "m1")])
+        #expect(try await s.direct.target(of: "a.service") == nil)
+    }
+
+    @Test func honoursAConstraint() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1", metadata: ["az": "zone1"]), ttl: 30)
+        try await s.direct.createMachine(MachineState(id: "m2", metadata: ["az": "zone2"]), ttl: 30)
+        try await Self.addUnit(s.direct, "z2.service", "MachineMetadata=az=zone2")
+        try await Self.addUnit(s.direct, "z3.service", "MachineMetadata=az=zone3")
+        let engine = Self.engine(s.registry, "m1")
+
+        let report = try #require(await engine.reconcileOnce().report)
+        #expect(try await s.direct.target(of: "z2.service") == "m2")
+        #expect(try await s.direct.target(of: "z3.service") == nil)
+        #expect(report.decisions.contains { $0.unit == "z3.service" && $0.action == .unschedulable })
+
+        // The metadata override moves zone3's unit onto m1 and nothing else.
+        try await s.direct.setMachineMetadata("m1", key: "az", value: "zone3")
+        _ = await engine.reconcileOnce()
+        #expect(try await s.direct.target(of: "z3.service") == "m1")
+        #expect(try await s.direct.target(of: "z2.service") == "m2")
+    }
+
+    @Test func reschedulesWhenAPresenceKeyIsDeletedOrExpires() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
+        try await s.direct.createMachine(MachineState(id: "m2"), ttl: 30)
+        try await Self.addUnit(s.direct, "a.service")
+        let engine = Self.engine(s.registry, "m2")
+        _ = await engine.reconcileOnce()
+        #expect(try await s.direct.target(of: "a.service") == "m1")  // tie broken by machine ID
+
+        // Deleted presence (graceful shutdown): moved.
+        try await s.direct.removeMachine("m1")
+        let moved = try #require(await engine.reconcileOnce().report)
+        #expect(moved.executed.map(\.action) == [.unschedule(machineID: "m1"), .schedule(machineID: "m2")])
+        #expect(try await s.direct.target(of: "a.service") == "m2")
+
+        // Expired presence: a machine with a 2 s TTL that never refreshes.
+        try await s.direct.createMachine(MachineState(id: "m0"), ttl: 2)
+        try await Self.addUnit(s.direct, "b.service")
+        _ = await engine.reconcileOnce()
+        #expect(try await s.direct.target(of: "b.service") == "m0")  // least loaded
+        #expect(try await Self.eventually(10) { try await s.direct.machine("m0") == nil })
+        _ = await engine.reconcileOnce()
+        #expect(try await s.direct.target(of: "b.service") == "m2")
+        #expect(try await s.direct.target(of: "a.service") == "m2")
+    }
+
+    @Test func onlyTheLeaseHolderWrites() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
+        let a = Self.engine(s.registry, "engine-a")
+        let bStore = ControllableStore(s.direct.store)
+        let b = Self.engine(Registry(store: bStore, keys: Self.keys), "engine-b")
+
+        #expect(await a.reconcileOnce().report != nil)
+        #expect(await b.reconcileOnce() == .notLeader(holder: "engine-a"))
+
+        try await Self.addUnit(s.direct, "a.service")
+        #expect(await b.reconcileOnce() == .notLeader(holder: "engine-a"))
+        #expect(bStore.targetWrites == 0)
+        #expect(try await s.direct.target(of: "a.service") == nil)
+
+        #expect(try #require(await a.reconcileOnce().report).executed.count == 1)
+        #expect(try await s.direct.target(of: "a.service") == "m1")
+
+        // A resigning leader hands over at once.
+        await a.resign()
+        try await Self.addUnit(s.direct, "b.service")
+        #expect(try #require(await b.reconcileOnce().report).executed.count == 1)
+        #expect(bStore.targetWrites == 1)
+        #expect(await a.reconcileOnce() == .notLeader(holder: "engine-b"))
+    }
+
+    @Test func aDeposedEngineStopsWriting() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
+        let a = Self.engine(s.registry, "engine-a")
+        #expect(await a.reconcileOnce().report != nil)
+
+        // Another engine takes the lease over (e.g. after a's tenure lapsed in the store).
+        try await s.direct.store.delete(Self.keys.engineLease, recursive: false, condition: .none)
+        let b = LeaderLease(store: s.direct.store, key: Self.keys.engineLease, holderID: "engine-b", ttlSeconds: 10)
+        guard case .held = await b.tick() else { Issue.record("b did not take the lease"); return }
+
+        try await Self.addUnit(s.direct, "a.service")
+        #expect(await a.reconcileOnce() == .notLeader(holder: "engine-b"))
+        #expect(s.store.targetWrites == 0)
+        #expect(try await s.direct.target(of: "a.service") == nil)
+    }
+
+    @Test func fencingStopsABatchWhenTheLeaseMayHaveRunOut() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
+        for i in 0..<5 { try await Self.addUnit(s.direct, "u\(i).service") }
+        // A 1 s lease is trusted for 0.65 s after each renewal; each write here takes 0.4 s.
+        let engine = Self.engine(s.registry, "engine-a", leaseTTL: 1, batchSize: 100)
+        s.store.writeDelay = .milliseconds(400)
+
+        let report = try #require(await engine.reconcileOnce().report)
+        guard case .leaseLost = report.stopped else { Issue.record("expected leaseLost, got \(String(describing: report.stopped))"); return }
+        #expect(report.executed.count < 5)
+        #expect(s.store.targetWrites == report.executed.count)
+        #expect(try await s.direct.units().filter { $0.target != nil }.count == report.executed.count)
+
+        // With a batch size of 1 the lease is renewed before every write and the pass completes.
+        let batched = Self.engine(s.registry, "engine-a", leaseTTL: 1, batchSize: 1)
+        let rest = try #require(await batched.reconcileOnce().report)
+        #expect(rest.stopped == nil)
+        #expect(try await s.direct.units().allSatisfy { $0.target == "m1" })
+    }
+
+    @Test func anUnreachableStoreChangesNothing() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
+        try await s.direct.createMachine(MachineState(id: "m2"), ttl: 30)
+        try await Self.addUnit(s.direct, "a.service")
+        let engine = Self.engine(s.registry, "m1")
+        _ = await engine.reconcileOnce()
+        #expect(try await s.direct.target(of: "a.service") == "m1")
+        let writes = s.store.targetWrites
+
+        // Nothing answers: no lease, no writes.
+        s.store.unreachable = true
+        guard case .storeUnavailable = await engine.reconcileOnce() else { Issue.record("expected storeUnavailable"); return }
+        // The lease works but the registry cannot be read: still no writes.
+        s.store.unreachable = false
+        s.store.failReads = true
+        try await s.direct.setDesiredState("a.service", to: .inactive)
+        guard case .storeUnavailable = await engine.reconcileOnce() else { Issue.record("expected storeUnavailable"); return }
+        #expect(s.store.targetWrites == writes)
+        #expect(try await s.direct.target(of: "a.service") == "m1")
+
+        // Back to normal: the placement was kept through the outage.
+        s.store.failReads = false
+        try await s.direct.setDesiredState("a.service", to: .launched)
+        let report = try #require(await engine.reconcileOnce().report)
+        #expect(report.executed.isEmpty)
+        #expect(try await s.direct.target(of: "a.service") == "m1")
+    }
+
+    @Test func runReactsToStoreEventsAndReleasesTheLeaseOnCancel() async throws {
+        let s = try Self.setup()
+        // A long safety interval: only the watch can place the unit quickly.
+        let engine = Self.engine(s.registry, "engine-a", leaseTTL: 3, safetyInterval: .seconds(120))
+        let task = Task { await engine.run() }
+        #expect(try await Self.eventually(10) {
+            try await s.direct.store.get(Self.keys.engineLease).node?.value?.contains("engine-a") ?? false
+        })
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
+        try await Self.addUnit(s.direct, "a.service")
+        #expect(try await Self.eventually(10) { try await s.direct.target(of: "a.service") == "m1" })
+
+        // Outlives several lease TTLs while idle: the lease is renewed in between passes.
+        try await Task.sleep(for: .seconds(4))
+        try await Self.addUnit(s.direct, "b.service")
+        #expect(try await Self.eventually(10) { try await s.direct.target(of: "b.service") == "m1" })
+
+        task.cancel()
+        await task.value
+        #expect(try await s.direct.store.get(Self.keys.engineLease).node == nil)
+    }
+
+    @Test func onlyPlanRelevantKeysWakeTheEngine() {
+        let k = Self.keys
+        #expect(Engine.affectsPlan(k.machineObject("m1"), keys: k))
+        #expect(Engine.affectsPlan(k.machineMetadata("m1", key: "az"), keys: k))
+        #expect(Engine.affectsPlan(k.jobTargetState("a.service"), keys: k))
+        #expect(Engine.affectsPlan(k.jobTarget("a.service"), keys: k))
+        #expect(Engine.affectsPlan(k.jobDirectory("a.service"), keys: k))  // destroy
+        #expect(!Engine.affectsPlan(k.jobHeartbeat("a.service"), keys: k))
+        #expect(!Engine.affectsPlan(k.unitState("a.service", machineID: "m1"), keys: k))
+        #expect(!Engine.affectsPlan(k.legacyUnitState("a.service"), keys: k))
+        #expect(!Engine.affectsPlan(k.engineLease, keys: k))
+    }
+}
