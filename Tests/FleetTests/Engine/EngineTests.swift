@@ -176,8 +176,8 @@ import TestSupport
         #expect(s.store.targetWrites == report.executed.count)
         #expect(try await s.direct.units().filter { $0.target != nil }.count == report.executed.count)
 
-        // With a batch size of 1 the lease is renewed before every write and the pass completes.
-        let batched = Self.engine(s.registry, "engine-a", leaseTTL: 1, batchSize: 1)
+        // A lease long enough for a batch: the same holder takes its lease back and finishes the pass.
+        let batched = Self.engine(s.registry, "engine-a", leaseTTL: 5, batchSize: 2)
         let rest = try #require(await batched.reconcileOnce().report)
         #expect(rest.stopped == nil)
         #expect(try await s.direct.units().allSatisfy { $0.target == "m1" })
@@ -232,6 +232,51 @@ import TestSupport
         task.cancel()
         await task.value
         #expect(try await s.direct.store.get(Self.keys.engineLease).node == nil)
+    }
+
+    @Test func massMachineLossIsHeldUntilTheGraceRunsOut() async throws {
+        let s = try Self.setup()
+        for id in ["m1", "m2", "m3"] { try await s.direct.createMachine(MachineState(id: id), ttl: 30) }
+        for i in 0..<3 { try await Self.addUnit(s.direct, "u\(i).service") }
+        func engine(grace: Duration?) -> Engine {
+            Engine(registry: s.registry, configuration: EngineConfiguration(
+                machineID: "engine", leaseTTL: 10, massLossGrace: grace))
+        }
+        let holding = engine(grace: nil)
+        _ = await holding.reconcileOnce()
+        let before = try await s.direct.units().compactMap(\.target).sorted()
+        #expect(before == ["m1", "m2", "m3"])
+
+        // Two of three machines vanish in one snapshot: suspect the store, keep the placements.
+        try await s.direct.removeMachine("m1")
+        try await s.direct.removeMachine("m2")
+        let held = try #require(await holding.reconcileOnce().report)
+        #expect(held.executed.isEmpty)
+        #expect(held.decisions.filter { if case .hold = $0.action { return true } else { return false } }.count == 2)
+        #expect(try await s.direct.units().compactMap(\.target).sorted() == before)
+
+        // Once the loss has lasted the grace period it is believed.
+        await holding.resign()
+        let believing = engine(grace: .zero)
+        let moved = try #require(await believing.reconcileOnce().report)
+        #expect(moved.executed.count == 4)  // two unschedules, two schedules
+        #expect(try await s.direct.units().allSatisfy { $0.target == "m3" })
+    }
+
+    @Test func wakeSignalCoalescesAndTimesOut() async {
+        let signal = WakeSignal()
+        #expect(await signal.wait(timeout: .milliseconds(10)) == false)
+        signal.notify()
+        signal.notify()
+        #expect(await signal.wait(timeout: .seconds(10)) == true)
+        #expect(await signal.wait(timeout: .milliseconds(10)) == false)  // coalesced into one
+        let waiter = Task { await signal.wait(timeout: .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        signal.notify()
+        #expect(await waiter.value == true)
+        let cancelled = Task { await signal.wait(timeout: .seconds(30)) }
+        cancelled.cancel()
+        #expect(await cancelled.value == false)
     }
 
     @Test func onlyPlanRelevantKeysWakeTheEngine() {
