@@ -75,6 +75,9 @@ public actor Engine {
             }
         }
         report.stopped = await execute(writes, epoch: epoch, into: &report.executed)
+        if report.stopped == nil, !snapshot.orphanTargets.isEmpty {
+            report.stopped = await removeOrphans(snapshot.orphanTargets, epoch: epoch, into: &report.orphansRemoved)
+        }
         if let stopped = report.stopped { logger.warning("engine stopped writing: \(stopped)") }
 
         let elapsed = ContinuousClock.now - started
@@ -136,6 +139,30 @@ public actor Engine {
         return nil
     }
 
+    /// Deletes schedule entries of destroyed units (compare-and-delete on the machine, fenced like
+    /// every other write). An entry that changed meanwhile is left for the next pass.
+    private func removeOrphans(_ orphans: [String: String], epoch: UInt64, into removed: inout [String]) async
+        -> ReconcileReport.StopReason?
+    {
+        let renewal = await lease.tick()
+        guard case .held(let renewedEpoch) = renewal, renewedEpoch == epoch else {
+            return .leaseLost("renewal before removing stale schedule entries answered \(renewal)")
+        }
+        for unit in orphans.keys.sorted() {
+            guard lease.currentEpoch == epoch else {
+                return .leaseLost("the lease may have expired in the store before removing \(unit)'s schedule")
+            }
+            do throws(RegistryError) {
+                try await registry.unschedule(unit, from: orphans[unit]!)
+                removed.append(unit)
+                logger.info("removed stale schedule entry of destroyed unit \(unit) on \(orphans[unit]!)")
+            } catch {
+                if error.isUnavailable { return .storeUnavailable(error) }
+            }
+        }
+        return nil
+    }
+
     private func logPlan(_ decisions: [Decision]) {
         var unschedulable: Set<String> = []
         for decision in decisions {
@@ -158,6 +185,8 @@ public actor Engine {
         } else {
             logger.info("engine \(configuration.machineID) is not the leader (holder: \(holder ?? "unknown"))")
             stopWatching()
+            // A later tenure judges a mass loss afresh.
+            holdingSince = nil
         }
     }
 

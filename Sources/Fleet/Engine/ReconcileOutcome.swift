@@ -22,6 +22,9 @@ public struct ReconcileReport: Sendable, Equatable {
     public var decisions: [Decision]
     /// The schedule/unschedule decisions written successfully.
     public var executed: [Decision]
+    /// Units whose leftover `job/<u>/target` was removed: destroyed after being scheduled, so the
+    /// stale placement cannot leak or be inherited by a new unit of the same name.
+    public var orphansRemoved: [String] = []
     /// Why execution stopped early, if it did.
     public var stopped: StopReason?
 

@@ -17,6 +17,8 @@ struct RegistryContents {
         var objects: [String: MachineState] = [:]
         var overrides: [String: [String: String]] = [:]
         var jobObjects: [String: JobObject] = [:]
+        // Units with an object key, readable or not: a corrupt object must not make its target an orphan.
+        var withObject: Set<String> = []
         var targetStates: [String: String] = [:]
         var targets: [String: String] = [:]
         var heartbeats: [String: String] = [:]
@@ -35,6 +37,7 @@ struct RegistryContents {
                 }
             case .machineMetadata(let id, let key): overrides[id, default: [:]][key] = value
             case .jobObject(let unit):
+                withObject.insert(unit)
                 do { jobObjects[unit] = try RegistryJSON.decode(JobObject.self, from: value) } catch {
                     problems.append(.corruptRecord(key: leaf.key, reason: "\(error)"))
                 }
@@ -86,6 +89,6 @@ struct RegistryContents {
                 problems.append(.invalidUnit(name, error))
             }
         }
-        for (unit, machine) in targets where jobObjects[unit] == nil { orphanTargets[unit] = machine }
+        for (unit, machine) in targets where !withObject.contains(unit) { orphanTargets[unit] = machine }
     }
 }

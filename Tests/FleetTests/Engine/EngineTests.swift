@@ -263,6 +263,18 @@ import TestSupport
         #expect(try await s.direct.units().allSatisfy { $0.target == "m3" })
     }
 
+    @Test func staleScheduleOfADestroyedUnitIsRemoved() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
+        // The engine scheduled a unit that was destroyed meanwhile: its target outlived the job.
+        try await s.direct.schedule("gone.service", on: "m1")
+        let engine = Self.engine(s.registry, "engine")
+        let report = try #require(await engine.reconcileOnce().report)
+        #expect(report.orphansRemoved == ["gone.service"])
+        #expect(try await s.direct.target(of: "gone.service") == nil)
+        #expect(try #require(await engine.reconcileOnce().report).orphansRemoved.isEmpty)
+    }
+
     @Test func wakeSignalCoalescesAndTimesOut() async {
         let signal = WakeSignal()
         #expect(await signal.wait(timeout: .milliseconds(10)) == false)
