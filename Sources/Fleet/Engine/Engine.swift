@@ -201,14 +201,18 @@ public actor Engine {
         while !Task.isCancelled {
             let outcome = await reconcileOnce()
             let leader: Bool
+            var finished = false
             if case .reconciled(let report) = outcome {
                 leader = true
+                finished = report.stopped == nil
                 if watcher == nil { startWatching(from: report.snapshotIndex + 1) }
             } else {
                 leader = false
                 stopWatching()
             }
-            let nextPass = ContinuousClock.now + (leader ? configuration.safetyInterval : configuration.leaseTickInterval)
+            // A pass cut short (store trouble, conflict) is retried soon, not at the next safety pass.
+            let pause = finished ? configuration.safetyInterval : configuration.leaseTickInterval
+            let nextPass = ContinuousClock.now + pause
             // Between passes: renew the lease on time and wake early for store events.
             while !Task.isCancelled {
                 let now = ContinuousClock.now

@@ -275,6 +275,28 @@ import TestSupport
         #expect(try #require(await engine.reconcileOnce().report).orphansRemoved.isEmpty)
     }
 
+    @Test func placesManyUnitsInOnePass() async throws {
+        let s = try Self.setup()
+        for i in 0..<5 { try await s.direct.createMachine(MachineState(id: "m\(i)"), ttl: 60) }
+        let count = 300
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    for i in stride(from: worker, to: count, by: 8) { try await Self.addUnit(s.direct, "u\(i).service") }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let engine = Self.engine(s.registry, "engine")
+        let started = ContinuousClock.now
+        let report = try #require(await engine.reconcileOnce().report)
+        let elapsed = ContinuousClock.now - started
+        print("placed \(report.executed.count) units in \(elapsed)")
+        #expect(report.executed.count == count)
+        let perMachine = Dictionary(grouping: try await s.direct.units(), by: { $0.target ?? "-" }).mapValues(\.count)
+        #expect(perMachine == ["m0": 60, "m1": 60, "m2": 60, "m3": 60, "m4": 60])
+    }
+
     @Test func wakeSignalCoalescesAndTimesOut() async {
         let signal = WakeSignal()
         #expect(await signal.wait(timeout: .milliseconds(10)) == false)
