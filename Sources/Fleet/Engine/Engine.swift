@@ -205,7 +205,7 @@ public actor Engine {
             if case .reconciled(let report) = outcome {
                 leader = true
                 finished = report.stopped == nil
-                if watcher == nil { startWatching(from: report.snapshotIndex + 1) }
+                if watcher == nil, configuration.watch { startWatching(from: report.snapshotIndex + 1) }
             } else {
                 leader = false
                 stopWatching()

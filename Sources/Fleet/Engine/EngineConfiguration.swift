@@ -21,6 +21,8 @@ public struct EngineConfiguration: Sendable {
     public var massLossGrace: Duration?
     /// Lease `Version` (fleet's engine version; an engine with a lower version steps aside).
     public var version: Int
+    /// Wake on store changes; false (`disable_watches`) leaves only the periodic passes.
+    public var watch: Bool = true
 
     public init(
         machineID: String, leaseTTL: Int = 10, safetyInterval: Duration = .seconds(30),
@@ -35,6 +37,16 @@ public struct EngineConfiguration: Sendable {
         self.policy = policy
         self.massLossGrace = massLossGrace
         self.version = version
+    }
+
+    /// From fleet.conf: `engine_reconcile_interval` is the periodic pass and a fifth of the lease TTL
+    /// (fleet's 5 × interval); `disable_watches` turns the store watch off.
+    public init(config: FleetConfig, machineID: String) {
+        let interval = max(0.1, config.engineReconcileInterval)
+        self.init(
+            machineID: machineID, leaseTTL: Int((interval * 5).rounded(.up)),
+            safetyInterval: .milliseconds(Int(interval * 1000)))
+        self.watch = !config.disableWatches
     }
 
     /// How often the lease is renewed (or, when not held, re-checked): a third of the TTL.

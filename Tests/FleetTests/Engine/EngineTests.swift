@@ -314,6 +314,21 @@ import TestSupport
         #expect(await cancelled.value == false)
     }
 
+    @Test func configurationFromFleetConf() {
+        var config = FleetConfig()
+        var engine = EngineConfiguration(config: config, machineID: "m1")
+        #expect(engine.leaseTTL == 10)
+        #expect(engine.safetyInterval == .seconds(2))
+        #expect(engine.watch)
+        config.engineReconcileInterval = 8
+        config.disableWatches = true
+        engine = EngineConfiguration(config: config, machineID: "m1")
+        #expect(engine.leaseTTL == 40)
+        #expect(engine.safetyInterval == .seconds(8))
+        #expect(!engine.watch)
+        #expect(engine.machineID == "m1")
+    }
+
     @Test func onlyPlanRelevantKeysWakeTheEngine() {
         let k = Self.keys
         #expect(Engine.affectsPlan(k.machineObject("m1"), keys: k))
