@@ -213,6 +213,7 @@ public actor Engine {
             // A pass cut short (store trouble, conflict) is retried soon, not at the next safety pass.
             let pause = finished ? configuration.safetyInterval : configuration.leaseTickInterval
             let nextPass = ContinuousClock.now + pause
+            let tenure = lease.currentEpoch
             // Between passes: renew the lease on time and wake early for store events.
             while !Task.isCancelled {
                 let now = ContinuousClock.now
@@ -223,7 +224,8 @@ public actor Engine {
                     break
                 }
                 if Task.isCancelled || ContinuousClock.now >= nextPass || !leader { break }
-                guard case .held = await lease.tick() else { break }
+                // Lost, or lost and retaken (a new tenure must re-plan: another leader may have acted).
+                guard case .held(let epoch) = await lease.tick(), epoch == tenure else { break }
             }
         }
         await resign()
