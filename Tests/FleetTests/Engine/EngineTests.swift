@@ -235,6 +235,35 @@ import TestSupport
         #expect(try await Self.eventually(10) { try await s.direct.store.get(Self.keys.engineLease).node == nil })
     }
 
+    @Test func twoRunningEnginesFailOverWhenTheLeaderStops() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 60)
+        let aStore = s.store
+        let bStore = ControllableStore(s.direct.store)
+        let a = Self.engine(s.registry, "engine-a", leaseTTL: 3, safetyInterval: .seconds(120))
+        let b = Self.engine(Registry(store: bStore, keys: Self.keys), "engine-b", leaseTTL: 3, safetyInterval: .seconds(120))
+        let runA = Task { await a.run() }
+        #expect(try await Self.eventually(10) {
+            try await s.direct.store.get(Self.keys.engineLease).node?.value?.contains("engine-a") ?? false
+        })
+        let runB = Task { await b.run() }
+
+        try await Self.addUnit(s.direct, "a.service")
+        #expect(try await Self.eventually(10) { try await s.direct.target(of: "a.service") == "m1" })
+        // One write attempt in all (refused attempts count too): never both engines.
+        #expect(aStore.targetWrites + bStore.targetWrites == 1)
+
+        // The leader stops (releasing the lease): the other takes over within a lease tick.
+        runA.cancel()
+        await runA.value
+        try await Self.addUnit(s.direct, "b.service")
+        #expect(try await Self.eventually(10) { try await s.direct.target(of: "b.service") == "m1" })
+        #expect(aStore.targetWrites + bStore.targetWrites == 2)
+        #expect(bStore.targetWrites >= 1)
+        runB.cancel()
+        await runB.value
+    }
+
     @Test func massMachineLossIsHeldUntilTheGraceRunsOut() async throws {
         let s = try Self.setup()
         for id in ["m1", "m2", "m3"] { try await s.direct.createMachine(MachineState(id: id), ttl: 30) }
