@@ -31,6 +31,8 @@ public actor Agent {
     private var publishing = false
     private var publishRequested = false
     private var purging = false
+    /// The launched set last heartbeated successfully; nil forces the next heartbeat.
+    private var heartbeated: Set<String>?
     /// Counts state-change events; `changedAt[unit]` is the count when the unit last changed, so a
     /// systemd query that was in flight meanwhile does not overwrite the newer state.
     private var eventCount: UInt64 = 0
@@ -130,7 +132,9 @@ public actor Agent {
         }
         let tasks = AgentReconciler.plan(desired: desired, current: local)
         guard !tasks.isEmpty else {
-            await publishChanges()  // retries a publish that failed earlier; no I/O when nothing changed
+            // Retries a publish or heartbeat that failed earlier; no I/O when nothing changed.
+            await publishChanges()
+            await heartbeat()
             return result
         }
         var state = local
@@ -138,7 +142,22 @@ public actor Agent {
         local = state
         await refreshStates()
         await publishChanges()
+        await heartbeat()
         return result
+    }
+
+    /// Heartbeats the launched units when the set changed since the last successful heartbeat, or
+    /// always with `force` (the periodic refresh of their TTLs).
+    public func heartbeat(force: Bool = false) async {
+        let launched = local.launched
+        guard force || heartbeated != launched else { return }
+        do {
+            try await source.heartbeat(launched: launched.sorted())
+            heartbeated = launched
+        } catch {
+            heartbeated = nil
+            logger.warning("cannot heartbeat launched units (\(error)); retrying on the next pass")
+        }
     }
 
     /// Stops and unloads every unit this agent runs (on SIGTERM), in rounds until none is left or
@@ -159,6 +178,7 @@ public actor Agent {
         }
         await refreshStates()
         await publishChanges()
+        await heartbeat()
         return local.loadedUnits
     }
 
@@ -228,10 +248,12 @@ public actor Agent {
         await publish(full: false)
     }
 
-    /// Refreshes states from systemd (a safety net for lost signals) and publishes every record.
+    /// Refreshes states from systemd (a safety net for lost signals), publishes every record and
+    /// heartbeats the launched units (refreshing their TTLs).
     public func republishAll() async {
         await refreshStates()
         await publish(full: true)
+        await heartbeat(force: true)
     }
 
     private func publish(full: Bool) async {

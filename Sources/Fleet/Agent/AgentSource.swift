@@ -14,6 +14,12 @@ public protocol AgentSource: Sendable {
     /// (`states/<unit>/<machineID>` and the legacy `state/<unit>` in fleet's layout).
     func publish(_ states: [PublishedUnitState]) async throws
 
+    /// Declares that this machine runs exactly `units` (fleet's unit heartbeat, `job/<unit>/job-state =
+    /// machineID` with TTL `agent_ttl`, from which "launched" is derived). Units heartbeated before
+    /// and absent now are cleared. Called after passes that started or stopped units and on every
+    /// full republish, so the TTL never runs out while the unit runs.
+    func heartbeat(launched units: [String]) async throws
+
     /// Fires whenever the desired units of some machine may have changed (schedule, target states,
     /// unit contents). Spurious notifications are fine: the agent just reconciles once more.
     /// Each call returns a new stream; it finishes when the source shuts down.

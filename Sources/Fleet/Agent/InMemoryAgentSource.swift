@@ -10,6 +10,8 @@ public final class InMemoryAgentSource: AgentSource {
         var published: [String: UnitStateRecord] = [:]
         var publishLog: [[PublishedUnitState]] = []
         var desiredReads = 0
+        var heartbeats: [String] = []
+        var heartbeatCalls = 0
         var watchers: [Int: AsyncStream<Void>.Continuation] = [:]
         var nextWatcher = 0
     }
@@ -41,6 +43,10 @@ public final class InMemoryAgentSource: AgentSource {
     /// Every successful ``publish(_:)`` call's batch, in order.
     public var publishLog: [[PublishedUnitState]] { state.withLock { $0.publishLog } }
 
+    /// The units of the last successful ``heartbeat(launched:)``, and how many there were.
+    public var heartbeats: [String] { state.withLock { $0.heartbeats } }
+    public var heartbeatCalls: Int { state.withLock { $0.heartbeatCalls } }
+
     /// How many times ``desiredUnits(for:)`` was called (successfully or not).
     public var desiredReads: Int { state.withLock { $0.desiredReads } }
 
@@ -64,6 +70,14 @@ public final class InMemoryAgentSource: AgentSource {
             guard s.available else { throw AgentSourceError.unavailable("in-memory source switched off") }
             for entry in states { s.published[entry.unit] = entry.record }
             s.publishLog.append(states)
+        }
+    }
+
+    public func heartbeat(launched units: [String]) async throws {
+        try state.withLock { s in
+            guard s.available else { throw AgentSourceError.unavailable("in-memory source switched off") }
+            s.heartbeats = units.sorted()
+            s.heartbeatCalls += 1
         }
     }
 

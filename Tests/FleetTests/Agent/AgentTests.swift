@@ -228,3 +228,37 @@ extension AgentTests {
         #expect(try await units.units().isEmpty)
     }
 }
+
+extension AgentTests {
+    @Test func launchedUnitsAreHeartbeated() async throws {
+        let units = InMemoryUnitManager()
+        let source = InMemoryAgentSource(
+            units: [try F.unit("a.service"), try F.unit("b.service", .loaded)],
+            schedule: ["a.service": F.machine.id, "b.service": F.machine.id])
+        let agent = makeAgent(units, source)
+        await agent.reconcileOnce()
+        #expect(source.heartbeats == ["a.service"])
+        #expect(source.heartbeatCalls == 1)
+
+        // Unchanged set: no heartbeat on a pass, but one on every full republish.
+        await agent.reconcileOnce()
+        #expect(source.heartbeatCalls == 1)
+        await agent.republishAll()
+        #expect(source.heartbeatCalls == 2)
+
+        // A failed heartbeat is retried by the next pass even with nothing to do.
+        source.setAvailable(false)
+        await agent.heartbeat(force: true)
+        #expect(source.heartbeatCalls == 2)
+        source.setAvailable(true)
+        await agent.reconcileOnce()
+        #expect(source.heartbeatCalls == 3)
+
+        // launched → loaded and loaded → launched: the heartbeat follows.
+        source.set(
+            units: [try F.unit("a.service", .loaded), try F.unit("b.service")],
+            schedule: ["a.service": F.machine.id, "b.service": F.machine.id])
+        await agent.reconcileOnce()
+        #expect(source.heartbeats == ["b.service"])
+    }
+}
