@@ -79,6 +79,21 @@ final class FailingUnitManager: UnitManager, UnitFileReading {
         try check("unitStates")
         return try await inner.unitStates(names)
     }
-    func events() async throws -> AsyncThrowingStream<UnitEvent, any Error> { try await inner.events() }
+    /// The next `events()` streams end at once (a dropped bus connection), this many times.
+    let droppedStreams = Mutex(0)
+
+    func events() async throws -> AsyncThrowingStream<UnitEvent, any Error> {
+        try check("events")
+        let drop = droppedStreams.withLock { count in
+            defer { count = max(0, count - 1) }
+            return count > 0
+        }
+        if drop {
+            let (stream, continuation) = AsyncThrowingStream<UnitEvent, any Error>.makeStream()
+            continuation.finish(throwing: InjectedFailure(operation: "events"))
+            return stream
+        }
+        return try await inner.events()
+    }
     func unitFileContents(_ name: String) async throws -> String? { inner.contents(of: name) }
 }

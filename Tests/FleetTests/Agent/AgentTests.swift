@@ -17,7 +17,7 @@ import Testing
 
     /// Polls `condition` every 5 ms for up to 5 s (only for the ``Agent/run()`` test, whose loops are
     /// concurrent by nature).
-    private func eventually(_ condition: () async -> Bool) async -> Bool {
+    func eventually(_ condition: () async -> Bool) async -> Bool {
         for _ in 0..<1000 {
             if await condition() { return true }
             try? await Task.sleep(for: .milliseconds(5))
@@ -260,5 +260,58 @@ extension AgentTests {
             schedule: ["a.service": F.machine.id, "b.service": F.machine.id])
         await agent.reconcileOnce()
         #expect(source.heartbeats == ["b.service"])
+    }
+}
+
+extension AgentTests {
+    @Test func storeDownAtStartUnloadsNothing() async throws {
+        let units = InMemoryUnitManager()
+        try await units.load("a.service", contents: F.text())
+        try await units.reloadUnitFiles()
+        try await units.triggerStart("a.service")
+        let before = units.operations
+        let source = InMemoryAgentSource()
+        source.setAvailable(false)
+        let agent = makeAgent(units, source)
+        let result = try #require(await agent.reconcileOnce())
+        #expect(!result.succeeded)
+        #expect(units.operations == before)
+        #expect(await agent.local.launched == ["a.service"])
+        #expect(try await units.unitStates(["a.service"])["a.service"]?.activeState == .active)
+    }
+
+    @Test func systemdDownAtStartIsRetried() async throws {
+        let units = FailingUnitManager()
+        let source = InMemoryAgentSource(units: [try F.unit("a.service")], schedule: ["a.service": F.machine.id])
+        let agent = makeAgent(units, source)
+        units.fail("units")
+        let failed = try #require(await agent.reconcileOnce())
+        guard case .systemdUnavailable = failed.failures.first else {
+            Issue.record("expected systemdUnavailable, got \(failed.failures)")
+            return
+        }
+        #expect(source.desiredReads == 0)
+        units.heal()
+        #expect(try #require(await agent.reconcileOnce()).succeeded)
+        #expect(units.operations == ["load a.service", "reload", "start a.service"])
+    }
+
+    @Test func runResubscribesWhenTheEventStreamEnds() async throws {
+        let units = FailingUnitManager()
+        units.droppedStreams.withLock { $0 = 2 }
+        let source = InMemoryAgentSource(units: [try F.unit("a.service")], schedule: ["a.service": F.machine.id])
+        let agent = makeAgent(
+            units, source,
+            configuration: AgentConfiguration(
+                reconcileInterval: .seconds(60), republishInterval: .seconds(60), resubscribeDelay: .milliseconds(1)))
+        let running = Task { await agent.run() }
+        defer { running.cancel() }
+        #expect(await eventually { source.published["a.service"]?.activeState == "active" })
+        #expect(await eventually { units.droppedStreams.withLock { $0 } == 0 })
+        try? await Task.sleep(for: .milliseconds(20))  // let the third subscription settle
+        try await units.inner.triggerStop("a.service")
+        #expect(await eventually { source.published["a.service"]?.activeState == "inactive" })
+        running.cancel()
+        await running.value
     }
 }
