@@ -48,6 +48,9 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        // Bounded in time even if the server stops answering: close 10 s after the deadline.
+        let channel = context.channel
+        context.eventLoop.scheduleTask(deadline: deadline + .seconds(10)) { channel.close(promise: nil) }
         send(context: context)
         context.fireChannelActive()
     }

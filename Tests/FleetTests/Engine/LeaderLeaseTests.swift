@@ -9,8 +9,8 @@ import TestSupport
         let etcd = try RealEtcd()
         let store = try EtcdV2Client(urls: etcd.clientURL)
         let key = "/_coreos.com/fleet/lease/engine-leader"
-        let a = LeaderLease(store: store, key: key, holderID: "machine-a", ttlSeconds: 2)
-        let b = LeaderLease(store: store, key: key, holderID: "machine-b", ttlSeconds: 2)
+        let a = LeaderLease(store: store, key: key, holderID: "machine-a", ttlSeconds: 4)
+        let b = LeaderLease(store: store, key: key, holderID: "machine-b", ttlSeconds: 4)
 
         let first = await a.tick()
         guard case .held(let epochA) = first else { Issue.record("a did not get the lease: \(first)"); return }
@@ -22,7 +22,7 @@ import TestSupport
 
         // a stops renewing (dies): b takes over once the TTL has run out in the store.
         var took = false
-        let deadline = ContinuousClock.now + .seconds(8)
+        let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             if case .held(let epochB) = await b.tick() {
                 #expect(epochB > epochA)

@@ -68,7 +68,7 @@ final class FakeSystemdPeer: @unchecked Sendable {
         }
         // Accept with a bound, so a test that never connects does not leave this thread behind.
         var pfd = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
-        guard poll(&pfd, 1, 10_000) == 1 else { return }
+        guard poll(&pfd, 1, 60_000) == 1 else { return }
         let fd = accept(listenFD, nil, nil)
         guard fd >= 0 else { return }
         var newBus: OpaquePointer? = nil
@@ -88,8 +88,10 @@ final class FakeSystemdPeer: @unchecked Sendable {
                 guard let message else { return 0 }
                 return Unmanaged<FakeSystemdPeer>.fromOpaque(userdata!).takeUnretainedValue().handle(message)
             }, Unmanaged.passUnretained(self).toOpaque())
-        // Up to 20 s of serving, in 20 ms waits: plenty for any test, bounded if one misbehaves.
-        for _ in 0..<1000 {
+        // Up to 60 s of serving, in 20 ms waits: plenty for any test even on a loaded machine,
+        // bounded if one misbehaves.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
             while sd_bus_process(bus, nil) > 0 {}
             for command in commands.withLock({
                 let all = $0

@@ -1,0 +1,333 @@
+import Logging
+
+/// The fleet agent of one machine: keeps systemd running what the cluster schedules here and tells
+/// the cluster what systemd is doing.
+///
+/// * Reconciles on every change notification of the ``AgentSource`` and every
+///   ``AgentConfiguration/reconcileInterval``; passes never overlap (a request during a pass runs one
+///   more pass after it).
+/// * Learns unit state changes from ``UnitManager/events()`` (no polling) and publishes only what
+///   changed, at once; every ``AgentConfiguration/republishInterval`` it republishes everything.
+/// * While the source is unreachable nothing is stopped or unloaded: units keep running and the
+///   next pass retries (fleet #373, #1119).
+/// * At start-up it adopts the unit files already present (hashing them when the manager is
+///   ``UnitFileReading``); the first successful pass unloads the stale ones and rewrites changed ones.
+public actor Agent {
+    public let machine: MachineState
+    public let source: any AgentSource
+    public let units: any UnitManager
+    public let configuration: AgentConfiguration
+    private let logger: Logger
+    private let executor: AgentExecutor
+
+    /// What the agent has done to systemd.
+    public private(set) var local = LocalUnitState()
+    /// systemd's last known state of each local unit.
+    public private(set) var systemdStates: [String: UnitState] = [:]
+    private var publisher: UnitStatePublisher
+    private var started = false
+    private var reconciling = false
+    private var reconcileRequested = false
+    private var publishing = false
+    private var publishRequested = false
+    private var purging = false
+    /// The launched set last heartbeated successfully; nil forces the next heartbeat.
+    private var heartbeated: Set<String>?
+    /// Counts state-change events; `changedAt[unit]` is the count when the unit last changed, so a
+    /// systemd query that was in flight meanwhile does not overwrite the newer state.
+    private var eventCount: UInt64 = 0
+    private var changedAt: [String: UInt64] = [:]
+
+    public init(
+        machine: MachineState, source: any AgentSource, units: any UnitManager,
+        configuration: AgentConfiguration = AgentConfiguration(), logger: Logger = Logger(label: "fleet.agent")
+    ) {
+        self.machine = machine
+        self.source = source
+        self.units = units
+        self.configuration = configuration
+        self.logger = logger
+        self.executor = AgentExecutor(units: units, logger: logger)
+        self.publisher = UnitStatePublisher(machine: machine)
+    }
+
+    /// The states the cluster holds from this agent, as far as it knows.
+    public var published: [String: UnitStateRecord] { publisher.published }
+
+    // MARK: Start-up
+
+    /// Adopts the unit files already in the units directory (idempotent). A file systemd does not
+    /// know yet marks a reload pending; a unit systemd reports active counts as launched, so an agent
+    /// restart does not restart anything.
+    public func start() async throws(AgentError) {
+        guard !started else { return }
+        let names: [String]
+        let states: [String: UnitState]
+        do {
+            names = try await units.units()
+            states = names.isEmpty ? [:] : try await units.unitStates(names)
+        } catch {
+            throw .systemdUnavailable(String(describing: error))
+        }
+        var adopted = LocalUnitState()
+        for name in names {
+            var hash: UnitHash?
+            if let reader = units as? any UnitFileReading, let text = try? await reader.unitFileContents(name),
+                let file = try? UnitFile(parsing: text)
+            {
+                hash = file.hash
+            }
+            adopted.files[name] = LocalUnitState.File(hash: hash)
+            let state = states[name]
+            if state?.loadState != .loaded { adopted.reloadPending = true }
+            if let active = state?.activeState, [.active, .activating, .reloading].contains(active) {
+                adopted.launched.insert(name)
+            }
+        }
+        local = adopted
+        systemdStates = states
+        started = true
+        if !names.isEmpty { logger.info("adopted \(names.count) unit file(s): \(names.joined(separator: " "))") }
+    }
+
+    // MARK: Reconciling
+
+    /// One pass: read the desired units, plan, execute, refresh and publish states. Returns nil when a
+    /// pass is already running (it will run once more afterwards instead). Never stops or unloads
+    /// anything when the source fails.
+    @discardableResult
+    public func reconcileOnce() async -> AgentExecutor.Result? {
+        if reconciling {
+            reconcileRequested = true
+            return nil
+        }
+        reconciling = true
+        defer { reconciling = false }
+        var result = await pass()
+        while reconcileRequested {
+            reconcileRequested = false
+            result = await pass()
+        }
+        return result
+    }
+
+    private func pass() async -> AgentExecutor.Result {
+        var result = AgentExecutor.Result()
+        guard !purging else { return result }
+        if !started {
+            do { try await start() } catch {
+                logger.error("\(error)")
+                result.failures.append(error)
+                return result
+            }
+        }
+        let desired: [DesiredUnit]
+        do {
+            desired = try await source.desiredUnits(for: machine)
+        } catch {
+            let failure = AgentError.sourceUnavailable(String(describing: error))
+            logger.warning("\(failure)")
+            result.failures.append(failure)
+            return result
+        }
+        let tasks = AgentReconciler.plan(desired: desired, current: local)
+        guard !tasks.isEmpty else {
+            // Retries a publish or heartbeat that failed earlier; no I/O when nothing changed.
+            await publishChanges()
+            await heartbeat()
+            return result
+        }
+        var state = local
+        result = await executor.execute(tasks, state: &state)
+        local = state
+        await refreshStates()
+        await publishChanges()
+        await heartbeat()
+        return result
+    }
+
+    /// Heartbeats the launched units when the set changed since the last successful heartbeat, or
+    /// always with `force` (the periodic refresh of their TTLs).
+    public func heartbeat(force: Bool = false) async {
+        let launched = local.launched
+        guard force || heartbeated != launched else { return }
+        do {
+            try await source.heartbeat(launched: launched.sorted())
+            heartbeated = launched
+        } catch {
+            heartbeated = nil
+            logger.warning("cannot heartbeat launched units (\(error)); retrying on the next pass")
+        }
+    }
+
+    /// Stops and unloads every unit this agent runs (on SIGTERM), in rounds until none is left or
+    /// ``AgentConfiguration/purgeRounds`` is used up. Returns the units still loaded. Later passes do
+    /// nothing, so a pass still running cannot load units again behind the purge.
+    @discardableResult
+    public func purge() async -> [String] {
+        purging = true
+        if !started { try? await start() }
+        for round in 1...max(1, configuration.purgeRounds) {
+            let tasks = AgentReconciler.purge(current: local)
+            if tasks.isEmpty { break }
+            var state = local
+            let result = await executor.execute(tasks, state: &state, continueOnFailure: true)
+            local = state
+            if result.succeeded && local.files.isEmpty { break }
+            if round < configuration.purgeRounds { try? await Task.sleep(for: configuration.purgePause) }
+        }
+        await refreshStates()
+        await publishChanges()
+        await heartbeat()
+        return local.loadedUnits
+    }
+
+    // MARK: States
+
+    /// Applies one systemd event: a state change of a local unit is merged and published at once; the
+    /// end of a daemon-reload refreshes every local unit (load states may have changed).
+    public func handle(_ event: UnitEvent) async {
+        switch event {
+        case .stateChanged(let change):
+            guard local.files[change.unit] != nil else { return }
+            guard var state = systemdStates[change.unit] else {
+                await refreshStates([change.unit])
+                await publishChanges()
+                return
+            }
+            if let load = change.loadState { state.loadState = load }
+            if let active = change.activeState { state.activeState = active }
+            if let sub = change.subState { state.subState = sub }
+            systemdStates[change.unit] = state
+            eventCount += 1
+            changedAt[change.unit] = eventCount
+            await publishChanges()
+        case .jobRemoved(let job):
+            if local.files[job.unit] != nil && job.result != .done {
+                logger.warning("job for \(job.unit) ended: \(job.result)")
+            }
+        case .reloading(let active):
+            if !active {
+                await refreshStates()
+                await publishChanges()
+            }
+        }
+    }
+
+    /// Asks systemd for the states of `names` (default: every local unit), dropping units no longer
+    /// local. One call, made after passes that changed something and on full republishes only.
+    private func refreshStates(_ names: [String]? = nil) async {
+        let names = names ?? local.loadedUnits
+        systemdStates = systemdStates.filter { local.files[$0.key] != nil }
+        guard !names.isEmpty else { return }
+        let asked = eventCount
+        do {
+            let states = try await units.unitStates(names)
+            for (name, state) in states where local.files[name] != nil && changedAt[name, default: 0] <= asked {
+                systemdStates[name] = state
+            }
+        } catch {
+            logger.warning("\(AgentError.systemdUnavailable(String(describing: error)))")
+        }
+    }
+
+    /// The records of every local unit whose hash and state are known.
+    private var currentRecords: [String: UnitStateRecord] {
+        var out: [String: UnitStateRecord] = [:]
+        for (name, file) in local.files {
+            guard let state = systemdStates[name], let record = publisher.record(for: state, hash: file.hash)
+            else { continue }
+            out[name] = record
+        }
+        return out
+    }
+
+    /// Publishes what changed since the last successful publish. Serialised: a call during a publish
+    /// makes that publish run once more, so records are confirmed in the order they were written.
+    public func publishChanges() async {
+        await publish(full: false)
+    }
+
+    /// Refreshes states from systemd (a safety net for lost signals), publishes every record and
+    /// heartbeats the launched units (refreshing their TTLs).
+    public func republishAll() async {
+        await refreshStates()
+        await publish(full: true)
+        await heartbeat(force: true)
+    }
+
+    private func publish(full: Bool) async {
+        if publishing {
+            publishRequested = true
+            return
+        }
+        publishing = true
+        defer { publishing = false }
+        var full = full
+        repeat {
+            publishRequested = false
+            let current = currentRecords
+            let batch = full ? publisher.fullRepublish(current: current) : publisher.changes(current: current)
+            full = false
+            guard !batch.isEmpty else { continue }
+            do {
+                try await source.publish(batch)
+                publisher.confirm(batch)
+                logger.debug("published \(batch.count) unit state(s)")
+            } catch {
+                logger.warning("\(AgentError.publishFailed(String(describing: error)))")
+                return
+            }
+        } while publishRequested
+    }
+
+    // MARK: Running
+
+    /// Runs until cancelled: adopts existing units, then reconciles on change notifications and
+    /// periodically, follows systemd's events and republishes periodically. Does not purge on
+    /// cancellation; call ``purge()`` for that (fleet purges on SIGTERM).
+    public func run() async {
+        while !started {
+            do { try await start() } catch {
+                logger.error("\(error)")
+                do { try await Task.sleep(for: configuration.resubscribeDelay) } catch { return }
+            }
+        }
+        let changes = await source.changes()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.followEvents() }
+            group.addTask {
+                for await _ in changes { await self.reconcileOnce() }
+            }
+            group.addTask {
+                await self.reconcileOnce()
+                while (try? await Task.sleep(for: self.configuration.reconcileInterval)) != nil {
+                    await self.reconcileOnce()
+                }
+            }
+            group.addTask {
+                while (try? await Task.sleep(for: self.configuration.republishInterval)) != nil {
+                    await self.republishAll()
+                }
+            }
+            await group.waitForAll()
+        }
+    }
+
+    /// Consumes systemd's events, subscribing again (after refreshing every state, since signals may
+    /// have been missed) whenever the stream ends, until cancelled.
+    private func followEvents() async {
+        while !Task.isCancelled {
+            do {
+                let events = try await units.events()
+                await refreshStates()
+                await publishChanges()
+                for try await event in events { await handle(event) }
+            } catch {
+                logger.warning("\(AgentError.systemdUnavailable(String(describing: error)))")
+            }
+            if Task.isCancelled { return }
+            try? await Task.sleep(for: configuration.resubscribeDelay)
+        }
+    }
+}
