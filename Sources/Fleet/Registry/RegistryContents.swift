@@ -12,6 +12,10 @@ struct RegistryContents {
     /// `job/<u>/target` entries whose unit has no `job/<u>/object` (destroyed after scheduling).
     var orphanTargets: [String: String] = [:]
     var problems: [RegistryError] = []
+    /// Every `job/<u>/target`, readable unit or not.
+    var allTargets: [String: String] = [:]
+    /// Units that have a job object but could not be read (their records are in ``problems``).
+    var unreadableUnits: Set<String> = []
 
     init(leaves: [StoreNode], keys: RegistryKeyLayout) {
         var objects: [String: MachineState] = [:]
@@ -90,5 +94,7 @@ struct RegistryContents {
             }
         }
         for (unit, machine) in targets where !withObject.contains(unit) { orphanTargets[unit] = machine }
+        allTargets = targets
+        unreadableUnits = withObject.subtracting(units.map(\.name))
     }
 }
