@@ -76,7 +76,17 @@ enum FleetdCommand {
         }
         let notifier = ServiceNotifier.fromEnvironment()
         _ = try? notifier.ready(status: "serving clients on \(config.listenClientURLs.map(\.description).joined(separator: ","))")
+        // WatchdogSec=: ping while the Raft loop ticks; a wedged loop stops the pings.
+        let watchdog = ServiceNotifier.watchdogPingInterval().map { interval in
+            Task {
+                while !Task.isCancelled {
+                    if running.member.isLoopAlive(within: interval) { _ = try? notifier.watchdog() }
+                    try? await Task.sleep(for: interval)
+                }
+            }
+        }
         await waitForTermination()
+        watchdog?.cancel()
         _ = try? notifier.stopping()
         await running.shutdown()
     }

@@ -73,20 +73,7 @@ final class BusLoop: @unchecked Sendable {
 
     /// Starts the dedicated thread. The thread keeps the loop alive until it exits.
     func start() throws {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(
-            &thread, nil,
-            { context in
-                let loop = Unmanaged<BusLoop>.fromOpaque(context!).takeRetainedValue()
-                loop.run()
-                return nil
-            }, context)
-        if result != 0 {
-            Unmanaged<BusLoop>.fromOpaque(context).release()
-            throw SystemdError.call(operation: "starting the bus thread", code: result)
-        }
-        pthread_detach(thread)
+        try startDetachedThread { self.run() }
     }
 
     // MARK: Bus thread

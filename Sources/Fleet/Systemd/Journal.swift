@@ -122,24 +122,15 @@ final class JournalReader: @unchecked Sendable {
     }
 
     func start() throws {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(
-            &thread, nil,
-            { context in
-                let reader = Unmanaged<JournalReader>.fromOpaque(context!).takeRetainedValue()
-                reader.run()
-                return nil
-            }, context)
-        if result != 0 {
-            Unmanaged<JournalReader>.fromOpaque(context).release()
+        do {
+            try startDetachedThread { self.run() }
+        } catch {
             control.withLock { control in
                 _ = Glibc.close(control.fd)
                 control.fd = -1
             }
-            throw SystemdError.journal(operation: "starting the reader thread", code: result)
+            throw SystemdError.journal(operation: "starting the reader thread", code: EAGAIN)
         }
-        pthread_detach(thread)
     }
 
     private var isCancelled: Bool { control.withLock { $0.cancelled } }

@@ -61,6 +61,7 @@ extension KVMember {
             s.leader = leader
             s.role = role
             s.receivedAppends += received
+            if tick { s.lastTick = ContinuousClock.now }
         }
     }
 

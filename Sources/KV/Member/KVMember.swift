@@ -73,6 +73,7 @@ public final class KVMember: KVBackend, @unchecked Sendable {
         var leaderSince = WallClock.nanoseconds()
         var sentAppends: UInt64 = 0
         var receivedAppends: UInt64 = 0
+        var lastTick = ContinuousClock.now
     }
 
     /// What applying a proposal produced, handed to the member that proposed it.
@@ -208,6 +209,12 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     }
 
     public func members() -> [MemberInfo] { MembershipRecords.members(in: store) }
+
+    /// Whether the Raft loop is alive: not stopped and ticked within `window` (for the service
+    /// watchdog: a wedged loop stops the pings and systemd restarts the member).
+    public func isLoopAlive(within window: Duration) -> Bool {
+        shared.withLock { !$0.stopped && ContinuousClock.now - $0.lastTick < window }
+    }
 
     public func addMember(peerURLs: [String]) async throws(KVBackendError) -> MemberInfo {
         if members().contains(where: { !Set($0.peerURLs).isDisjoint(with: peerURLs) }) { throw .peerURLExists }

@@ -132,3 +132,19 @@ import TestSupport
         #expect(try ctl(["set", "/after-reconfig", "ok"]).stdout == "ok\n")
     }
 }
+
+/// The etcdctl script against a real Raft member (fleetd kv process) and a real etcd.
+@Suite struct EtcdctlAgainstRaftMemberTests {
+    @Test func sameTranscriptAsRealEtcd() throws {
+        let etcd = try RealEtcd()
+        let cluster = try KVProcessCluster(size: 1)
+        defer { cluster.shutdown() }
+        try cluster.waitHealthy()
+        let ours = try EtcdctlTranscript.run(endpoint: cluster.clientURLs[0])
+        let theirs = try EtcdctlTranscript.run(endpoint: etcd.clientURL)
+        #expect(ours.count == theirs.count)
+        for (step, (o, t)) in zip(EtcdctlTranscript.keySteps, zip(ours, theirs)) {
+            #expect(o == t, "\(step)")
+        }
+    }
+}
