@@ -122,8 +122,14 @@ func waitUntil(seconds: Double = 10, _ condition: () throws -> Bool) async throw
             try await Task.sleep(for: .milliseconds(20))
         }
         let sink2 = FrameSink()
-        let server2 = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: port),
-                                                 responder: PeerOnlyResponder(receiver: sink2.receiver(cluster: 7)))
+        var started: HTTPServer?
+        // Another process on this machine may hold the port for a moment; try for a few seconds.
+        for _ in 0..<50 where started == nil {
+            started = try? await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: port),
+                                                  responder: PeerOnlyResponder(receiver: sink2.receiver(cluster: 7)))
+            if started == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let server2 = try #require(started)
         defer { Task { await server2.shutdown() } }
         try await waitUntil {
             transport.send([[3]], to: 2)
