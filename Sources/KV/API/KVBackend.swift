@@ -14,13 +14,10 @@ public struct MemberInfo: Sendable, Hashable {
         self.clientURLs = clientURLs
     }
 
-    /// The 16-hex-digit form etcd prints.
+    /// The hex form etcd prints (Go's `FormatUint(id, 16)`: no leading zeros).
     public var idString: String { MemberInfo.hex(id) }
 
-    public static func hex(_ id: UInt64) -> String {
-        let s = String(id, radix: 16)
-        return String(repeating: "0", count: max(0, 16 - s.count)) + s
-    }
+    public static func hex(_ id: UInt64) -> String { String(id, radix: 16) }
 }
 
 /// Why the member could not do what a client asked.

@@ -83,9 +83,13 @@ enum EtcdctlTranscript {
             let head = String(w[..<range.lowerBound])
             w = head + "URL" + String(tail[end...])
         }
-        // 16-hex member IDs, possibly followed by ':' or '[unstarted]:'.
+        // Member IDs: up to 16 hex digits (Go prints no leading zeros), possibly followed by ':' or
+        // '[unstarted]:'.
         let hex = w.prefix { $0.isHexDigit }
-        if hex.count == 16 { w = "ID" + w.dropFirst(16) }
+        let rest = w.dropFirst(hex.count)
+        if (12...16).contains(hex.count), rest.isEmpty || rest.hasPrefix(":") || rest.hasPrefix("[") || rest.hasPrefix("\n") {
+            w = "ID" + rest
+        }
         if w.hasPrefix("name=") { w = "name=NAME" }
         return w
     }

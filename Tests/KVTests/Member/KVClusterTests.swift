@@ -32,8 +32,8 @@ final class LoopbackCluster: @unchecked Sendable {
             c.initialAdvertisePeerURLs = c.listenPeerURLs
             c.initialCluster = initial
             c.initialClusterToken = "test-\(root)"
-            c.heartbeatInterval = 20
-            c.electionTimeout = 200
+            c.heartbeatInterval = 50
+            c.electionTimeout = 500
             c.snapshotCount = snapshotCount
             configs.append(c)
         }
@@ -54,6 +54,17 @@ final class LoopbackCluster: @unchecked Sendable {
         h.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         return try await client.execute(.PUT, endpoint(i), "/v2/keys\(key)", headers: h,
                                         body: ByteBuffer(string: "value=\(value)"), timeout: timeout)
+    }
+
+    /// A PUT retried while the cluster answers "request timed out" (an election under load); a
+    /// set is idempotent, so a retry after an unknown outcome is safe.
+    func putRetrying(_ i: Int, _ key: String, _ value: String) async throws -> HTTPClientResponse {
+        var last = try await put(i, key, value)
+        for _ in 0..<5 where last.status == .internalServerError {
+            try await Task.sleep(for: .milliseconds(200))
+            last = try await put(i, key, value)
+        }
+        return last
     }
 
     func get(_ i: Int, _ key: String, quorum: Bool = false) async throws -> HTTPClientResponse {
@@ -128,7 +139,7 @@ final class LoopbackCluster: @unchecked Sendable {
         do {
             let leader = try await cluster.waitForLeader()
             for i in 0..<120 {
-                let r = try await cluster.put(i % 3, "/k\(i % 10)", "v\(i)")
+                let r = try await cluster.putRetrying(i % 3, "/k\(i % 10)", "v\(i)")
                 #expect(r.status.code < 300)
             }
             await cluster.stop(leader)
@@ -136,7 +147,7 @@ final class LoopbackCluster: @unchecked Sendable {
             #expect(next != leader)
             let other = (0..<3).first { $0 != leader && $0 != next }!
             for i in 0..<60 {
-                let r = try await cluster.put(other, "/after\(i % 5)", "w\(i)")
+                let r = try await cluster.putRetrying(other, "/after\(i % 5)", "w\(i)")
                 #expect(r.status.code < 300)
             }
             // The old leader restarts from its WAL and snapshots and catches up.
