@@ -96,7 +96,7 @@ final class FrameSink: Sendable {
 }
 
 /// Polls `condition` every 10 ms for up to `seconds`; fails the test when it never holds.
-func waitUntil(seconds: Double = 10, _ condition: () throws -> Bool) async throws {
+func waitUntil(seconds: Double = 60, _ condition: () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while ContinuousClock.now < deadline {
         if try condition() { return }
