@@ -310,9 +310,9 @@ public struct ClientAPI: HTTPResponder {
     static func memberJSON(_ m: MemberInfo) -> String {
         var out = #"{"id":"\#(m.idString)","name":"#
         V2JSON.appendString(m.name, to: &out)
-        out += #","peerURLs":["# + m.peerURLs.map { s in var o = ""; V2JSON.appendString(s, to: &o); return o }.joined(separator: ",")
-        out += #"],"clientURLs":["# + m.clientURLs.map { s in var o = ""; V2JSON.appendString(s, to: &o); return o }.joined(separator: ",")
-        return out + "]}"
+        out += #","peerURLs":"# + MembershipRecords.jsonArray(m.peerURLs)
+        out += #","clientURLs":"# + MembershipRecords.jsonArray(m.clientURLs)
+        return out + "}"
     }
 
     // MARK: - Small helpers
