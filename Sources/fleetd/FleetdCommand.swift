@@ -9,6 +9,7 @@ import Logging
 /// fleetd: the daemon. Dispatches on the first argument and wires the libraries together; no
 /// logic lives here.
 ///
+///     fleetd [fleet flags]       the cluster daemon: agent, engine, API (and a KV member with ETCD_*)
 ///     fleetd kv [etcd flags]     a key-value store member, a drop-in for the etcd command
 ///     fleetd validate FILE       check a cloud-config user-data file
 ///     fleetd version
@@ -34,8 +35,11 @@ enum FleetdCommand {
             print("fleetd version \(FleetModule.version)")
         case "-h", "--help", "help":
             print(usage)
+            print(FleetConfig.usage)
         case nil:
-            fail("fleetd needs a command\n\n" + usage, status: 64)
+            await DaemonCommand.run([], environment: environment)
+        case let flag? where flag.hasPrefix("-"):
+            await DaemonCommand.run(args, environment: environment)
         case let other?:
             fail("unknown command '\(other)'\n\n" + usage, status: 64)
         }
@@ -43,6 +47,9 @@ enum FleetdCommand {
 
     static let usage = """
         Usage:
+          fleetd [--config PATH] [--OPTION=VALUE ...]
+                                    run the cluster daemon: fleet agent, engine and API; with ETCD_* variables
+                                    (cloud-config coreos.etcd2) also a KV member in the same process
           fleetd kv [etcd flags]    run a key-value store member (etcd's flags and ETCD_* variables; fleetd kv --help)
           fleetd unit start FILE | stop NAME | status NAME | journal NAME [-n N] [-f]
                                     drive this machine's systemd directly (as the agent does)
