@@ -26,6 +26,9 @@ enum FleetdCommand {
         case "unit":
             args.removeFirst()
             await runUnit(args)
+        case "boot":
+            args.removeFirst()
+            await runBoot(args, environment: environment)
         case "validate":
             guard args.count == 2 else { fail("usage: fleetd validate FILE", status: 64) }
             let (text, status) = CloudConfig.validateFile(atPath: args[1])
@@ -53,6 +56,9 @@ enum FleetdCommand {
           fleetd kv [etcd flags]    run a key-value store member (etcd's flags and ETCD_* variables; fleetd kv --help)
           fleetd unit start FILE | stop NAME | status NAME | journal NAME [-n N] [-f]
                                     drive this machine's systemd directly (as the agent does)
+          fleetd boot FILE [--plan] apply a cloud-config user-data file to this machine (hostname, users, files,
+                                    units, fleetd.service drop-in), as coreos-cloudinit did; --plan prints the steps
+                                    only. A file with errors changes nothing (exit 1); a failed step exits 1
           fleetd validate FILE      validate a cloud-config user-data file (exit 0 clean, 1 errors, 2 warnings only)
           fleetd version            print the version
         """
@@ -133,6 +139,32 @@ enum FleetdCommand {
             }
         } catch {
             fail("fleetd unit \(args[0]) \(args[1]): \(error)", status: 1)
+        }
+    }
+
+    static func runBoot(_ args: [String], environment: [String: String]) async {
+        let usage = "usage: fleetd boot FILE [--plan]"
+        let planOnly = args.contains("--plan")
+        let files = args.filter { $0 != "--plan" }
+        guard files.count == 1, !files[0].hasPrefix("-") else { fail(usage, status: 64) }
+        let plan: BootPlan
+        do {
+            plan = try BootPlan.load(path: files[0], environment: environment)
+        } catch {
+            fail("fleetd boot: \(files[0]) is not usable; nothing was changed:\n\(error.report.text)", status: 1)
+        }
+        if !plan.report.diagnostics.isEmpty { writeStandardError(plan.report.text) }
+        if planOnly {
+            print(plan.text, terminator: "")
+            return
+        }
+        do {
+            let systemd = try await SystemdManager.connect()
+            defer { systemd.close() }
+            try await BootRunner(systemd: systemd).run(plan) { print("fleetd boot: \($0)") }
+            print("fleetd boot: done (\(plan.actions.count) steps)")
+        } catch {
+            fail("fleetd boot: \(error)", status: 1)
         }
     }
 
