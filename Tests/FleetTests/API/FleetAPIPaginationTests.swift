@@ -82,6 +82,30 @@ import Testing
         #expect(page.problems.isEmpty)
     }
 
+    @Test func aUnitPageReadsJobsOnceAndOnlyThePagesContentsAndStates() async throws {
+        let (base, _) = APITest.registry()
+        let store = RecordingStore(base.store)
+        let registry = Registry(store: store, keys: base.keys)
+        let api = APITest.responder(registry, tokenLimit: 2)
+        for i in 1...6 {
+            let options = #"[{"section":"Service","name":"ExecStart","value":"/bin/sleep \#(i)"}]"#
+            _ = try await APITest.call(api, .PUT, "/fleet/v1/units/u\(i).service", json: APITest.putBody(desired: "launched", options: options))
+            try await registry.schedule("u\(i).service", on: "m1")
+        }
+        store.clear()
+        let answer = try await APITest.call(api, .GET, "/fleet/v1/units?nextPageToken=AgACAA==")
+        #expect(answer.body.contains("u3.service") && answer.body.contains("u4.service"))
+        #expect(!answer.body.contains("u5.service") && !answer.body.contains("u2.service"))
+        let keys = base.keys
+        let recursive = store.reads.filter(\.recursive).map(\.key)
+        #expect(recursive == [keys.jobsDirectory])
+        let single = Set(store.reads.filter { !$0.recursive }.map(\.key))
+        let u3 = try #require(try await base.unit("u3.service")).unit.hash
+        let u4 = try #require(try await base.unit("u4.service")).unit.hash
+        #expect(single == [keys.unitBlob(u3), keys.unitBlob(u4), keys.unitState("u3.service", machineID: "m1"),
+                           keys.unitState("u4.service", machineID: "m1")])
+    }
+
     @Test func machinePagesAndMetadataPatch() async throws {
         let (registry, _) = APITest.registry()
         let api = APITest.responder(registry, tokenLimit: 2)
