@@ -24,7 +24,7 @@ public final class APIMetrics: Sendable {
     private struct State {
         var operations: [String: Operation] = [:]
         var requests: [RequestKey: Int] = [:]
-        var requestSeconds: [String: Double] = [:]
+        var requestSeconds: [String: (count: Int, seconds: Double)] = [:]
     }
 
     private let state = Mutex(State())
@@ -44,7 +44,8 @@ public final class APIMetrics: Sendable {
     public func recordRequest(method: String, route: String, code: Int, seconds: Double) {
         state.withLock { s in
             s.requests[RequestKey(method: method, route: route, code: code), default: 0] += 1
-            s.requestSeconds[route, default: 0] += seconds
+            s.requestSeconds[route, default: (0, 0)].count += 1
+            s.requestSeconds[route, default: (0, 0)].seconds += seconds
         }
     }
 
@@ -72,9 +73,11 @@ public final class APIMetrics: Sendable {
         for key in s.requests.keys.sorted() {
             out += "fleet_api_request_count_total{route=\"\(key.route)\",method=\"\(key.method)\",code=\"\(key.code)\"} \(s.requests[key]!)\n"
         }
-        family("fleet_api_request_duration_second_sum", "counter", "Total time spent answering requests, by route.")
+        family("fleet_api_request_duration_second", "summary", "Time spent answering requests, by route.")
         for route in s.requestSeconds.keys.sorted() {
-            out += "fleet_api_request_duration_second_sum{route=\"\(route)\"} \(s.requestSeconds[route]!)\n"
+            let (count, seconds) = s.requestSeconds[route]!
+            out += "fleet_api_request_duration_second_sum{route=\"\(route)\"} \(seconds)\n"
+            out += "fleet_api_request_duration_second_count{route=\"\(route)\"} \(count)\n"
         }
         return out
     }

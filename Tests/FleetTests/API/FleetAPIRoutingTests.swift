@@ -95,6 +95,7 @@ import Testing
         #expect(lines.contains(#"fleet_registry_operation_duration_second_count{operation="list_units"} 2"#))
         #expect(lines.contains(#"fleet_api_request_count_total{route="units",method="GET",code="200"} 2"#))
         #expect(lines.contains(#"fleet_api_request_count_total{route="not_found",method="GET",code="404"} 1"#))
+        #expect(lines.contains(#"fleet_api_request_duration_second_count{route="units"} 2"#))
     }
 
     @Test func unreachableStoreIs503WithFleetsMessage() async throws {
