@@ -1,7 +1,8 @@
 /// Rewrites fleetctl's argv before swift-argument-parser sees it, for what that parser cannot
 /// express: `-v` as the first argument meaning `version`; command names abbreviated to a unique
 /// prefix (`fleetctl list-m`); every global flag also taken from a `FLEETCTL_<FLAG>` environment
-/// variable (a flag on the command line wins); and fleet flags this fleetctl cannot honour (etcd
+/// variable (a flag on the command line wins); global flags before the command name moved after it,
+/// where the subcommand parses them; and fleet flags this fleetctl cannot honour (etcd
 /// driver, SSH tunnel, signing, TLS) refused with a message naming the flag, instead of being
 /// silently ignored as fleet did with `--sign`.
 public enum ArgumentPreprocessor {
@@ -78,8 +79,8 @@ public enum ArgumentPreprocessor {
                 fromEnvironment.append("--\(flag)")
             }
         }
-        args.insert(contentsOf: fromEnvironment, at: index + 1)
-        return args
+        // Flags given before the command (`fleetctl --endpoint X list-units`) belong to it.
+        return [args[index]] + args[..<index] + fromEnvironment + args[(index + 1)...]
     }
 
     /// A command name or its unique prefix, expanded; unknown or ambiguous names are usage errors.

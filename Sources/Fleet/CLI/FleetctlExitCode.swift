@@ -16,8 +16,8 @@ public enum FleetctlExitCode: Int32, Sendable, CaseIterable {
     public static let documentation = """
         EXIT STATUS:
           0  success
-          1  operation failed (unknown unit, bad unit file, server refused, unit failed or timed out)
-          2  usage error (unknown command or flag, missing or invalid argument, unsupported flag)
-          3  fleet API unreachable or not answering within --request-timeout
+          1  operation failed (unknown unit, bad unit file, refused, failed, timed out)
+          2  usage error (unknown command or flag, bad argument, unsupported flag)
+          3  fleet API unreachable or no answer within --request-timeout
         """
 }

@@ -32,7 +32,7 @@ import TestSupport
         let r = try run(["--help"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("EXIT STATUS:"))
-        #expect(r.stdout.contains("2  usage error"))
+        #expect(r.stdout.contains("\n  2  usage error (unknown command or flag, bad argument, unsupported flag)\n"))
         for command in ["list-machines", "list-units", "list-unit-files", "submit", "restart", "journal", "ssh"] {
             #expect(r.stdout.contains(command), "help lacks \(command)")
         }
@@ -85,6 +85,20 @@ import TestSupport
             let lines = r.stderr.split(separator: "\n")
             #expect(lines.count == 1, "\(args): \(r)")
             #expect(r.stderr.contains("cannot reach fleet API at \(Self.deadSocket)"), "\(args): \(r)")
+        }
+    }
+
+    @Test func globalFlagsBeforeTheCommand() throws {
+        let r = try run(["--endpoint", Self.deadSocket, "--request-timeout=1", "list-units"])
+        #expect(r.status == 3, "\(r)")
+        #expect(r.stderr.contains(Self.deadSocket))
+    }
+
+    @Test func debugLogsEachCallFromFlagOrEnvironment() throws {
+        for (args, env) in [(["list-machines", "--debug"], [:]), (["list-machines"], ["FLEETCTL_DEBUG": "1"])] {
+            let r = try run(args + ["--endpoint", Self.deadSocket], env: env)
+            #expect(r.status == 3, "\(r)")
+            #expect(r.stderr.hasPrefix("DEBUG: GET machines\nDEBUG: GET machines: cannot reach fleet API at "), "\(r)")
         }
     }
 

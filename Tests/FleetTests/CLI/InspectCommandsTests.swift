@@ -113,7 +113,8 @@ import Testing
     @Test func versionAndAbbreviations() throws {
         #expect(try rewrite(["-v"]) == ["version"])
         #expect(try rewrite(["list-m", "--full"]) == ["list-machines", "--full"])
-        #expect(try rewrite(["--endpoint", "unix:///x", "list-unit-"]) == ["--endpoint", "unix:///x", "list-unit-files"])
+        #expect(try rewrite(["--endpoint", "unix:///x", "list-unit-", "-l"])
+            == ["list-unit-files", "--endpoint", "unix:///x", "-l"])
         #expect(try rewrite(["des", "a"]) == ["destroy", "a"])
         #expect(throws: CLIError.self) { try rewrite(["sta", "a"]) }  // start, status
         #expect(try rewrite(["help", "list-m"]) == ["help", "list-machines"])
