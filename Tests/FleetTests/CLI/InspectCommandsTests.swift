@@ -90,6 +90,18 @@ import Testing
         }
     }
 
+    @Test func nameMatchingMachineAndUnitIsRefused() async throws {
+        let (cluster, _, _) = try await fixture()
+        try await cluster.seed("0000.service", text: UnitCommandsTests.web, desired: "launched")
+        let resolver = MachineResolver(context: makeContext(cluster, CapturedConsole()))
+        await #expect(throws: CLIError.ambiguous(
+            "\"0000\" matches both a machine and unit 0000.service; use --machine or --unit")) {
+            try await resolver.machine(named: "0000")
+        }
+        let id = try #require(await cluster.storedUnit("0000.service")?.machineID)
+        #expect(try await resolver.machine(ofUnit: "0000").id == id)
+    }
+
     @Test func sshArguments() {
         let settings = SSHSettings(username: "core", timeout: 2.5, strictHostKeyChecking: false,
                                    knownHostsFile: "~/.fleetctl/known_hosts", port: 2222, forwardAgent: true)
