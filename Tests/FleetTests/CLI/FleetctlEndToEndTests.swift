@@ -95,4 +95,23 @@ import TestSupport
         #expect(r.status == 1)
         #expect(r.stderr == "Unable to parse unit file bad.service: line 2: \"ExecStart\" is not an assignment; expected Name=Value\n", "\(r)")
     }
+
+    @Test func journalFollowStreamsNewLines() async throws {
+        let f = try await FleetAPIClientTests.Fixture.start()
+        defer { Task { await f.stop() } }
+        try Self.hello.write(toFile: f.directory + "/hello.service", atomically: true, encoding: .utf8)
+        let submit = try await fleetctl(f, ["submit", "hello.service"], cwd: f.directory)
+        #expect(submit.status == 0, "\(submit)")
+        try await launchOnM1(f, "hello.service", hash: try UnitFile(parsing: Self.hello).hash.hex)
+
+        let journal = try BackgroundProcess(
+            [FleetctlBinaryTests.binary, "journal", "-f", "--lines", "1", "hello", "--endpoint", "unix://\(f.socket)"],
+            logPath: f.directory + "/journal.log", environment: ["PATH": "/usr/bin:/bin"])
+        defer { journal.kill() }
+        #expect(await eventually(10) { f.inspector.followerCount == 1 }, "\(journal.log())")
+        #expect(journal.log().contains("m1 hello.service line 0\n"))
+        f.inspector.push("live line 1")
+        #expect(await eventually(10) { journal.log().contains("live line 1\n") }, "\(journal.log())")
+        #expect(journal.isRunning, "--follow keeps streaming")
+    }
 }
