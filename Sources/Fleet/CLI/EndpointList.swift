@@ -27,10 +27,10 @@ public enum EndpointList {
     }
 
     /// `--request-timeout` in seconds: a positive number.
-    public static func timeout(_ seconds: Double) throws(CLIError) -> Duration {
+    public static func timeout(_ seconds: Double) throws(CLIError) -> Double {
         guard seconds > 0, seconds.isFinite else {
             throw .usage("--request-timeout must be a positive number of seconds, not \(seconds)")
         }
-        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        return seconds
     }
 }
