@@ -73,6 +73,7 @@ import TestSupport
         }
 
         let record = UnitStateRecord(loadState: "loaded", activeState: "active", subState: "running", machineState: nil, unitHash: "h")
+        try await f.registry.createMachine(MachineState(id: "m2"), ttl: 60)
         try await f.registry.publishUnitState("a.service", machineID: "m2", record, ttl: 60)
         try await f.registry.publishUnitState("a.service", machineID: "m1", record, ttl: 60)
         #expect(try await api.unitStates(machineID: nil, unitName: nil).map(\.machineID) == ["m1", "m2"])
