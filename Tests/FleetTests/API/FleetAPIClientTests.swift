@@ -162,6 +162,24 @@ import TestSupport
         }
     }
 
+    @Test func stoppingAFollowReleasesTheServersJournalReader() async throws {
+        let f = try await Fixture.start()
+        defer { Task { await f.stop() } }
+        try await f.client.createUnit(APIUnit(name: "a.service", options: Self.options, desiredState: "launched"))
+        try await f.registry.schedule("a.service", on: "m1")
+        let lines = try await f.client.journal("a.service", machineID: nil, lines: 0, follow: true)
+        let reader = Task {
+            var count = 0
+            for try await _ in lines { count += 1 }
+            return count
+        }
+        #expect(await eventually { f.inspector.followerCount == 1 })
+        #expect(f.inspector.endedFollowers == 0)
+        reader.cancel()
+        _ = try? await reader.value
+        #expect(await eventually { f.inspector.endedFollowers == 1 })
+    }
+
     @Test func endpointsAreCheckedUpFront() {
         #expect(throws: FleetAPIError.invalidEndpoint("https://10.0.0.1:443")) {
             try FleetAPIClient(endpoints: ["https://10.0.0.1:443"])
