@@ -31,6 +31,12 @@ import TestSupport
                            inspector: inspector, client: client)
         }
 
+        /// Creates a launched unit scheduled on this server's machine (m1).
+        func launchHere(_ name: String) async throws {
+            try await client.createUnit(APIUnit(name: name, options: FleetAPIClientTests.options, desiredState: "launched"))
+            try await registry.schedule(name, on: "m1")
+        }
+
         func stop() async {
             await server.shutdown()
             _ = try? ChildProcess.run(["rm", "-rf", directory])
@@ -145,8 +151,7 @@ import TestSupport
     @Test func journalFollowStreamsLinesAsTheyArrive() async throws {
         let f = try await Fixture.start()
         defer { Task { await f.stop() } }
-        try await f.client.createUnit(APIUnit(name: "a.service", options: Self.options, desiredState: "launched"))
-        try await f.registry.schedule("a.service", on: "m1")
+        try await f.launchHere("a.service")
         let lines = try await f.client.journal("a.service", machineID: nil, lines: 1, follow: true)
         var iterator = lines.makeAsyncIterator()
         #expect(try await iterator.next() == "m1 a.service line 0")
@@ -165,8 +170,7 @@ import TestSupport
     @Test func stoppingAFollowReleasesTheServersJournalReader() async throws {
         let f = try await Fixture.start()
         defer { Task { await f.stop() } }
-        try await f.client.createUnit(APIUnit(name: "a.service", options: Self.options, desiredState: "launched"))
-        try await f.registry.schedule("a.service", on: "m1")
+        try await f.launchHere("a.service")
         let lines = try await f.client.journal("a.service", machineID: nil, lines: 0, follow: true)
         let reader = Task {
             var count = 0
