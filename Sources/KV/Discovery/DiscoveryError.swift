@@ -23,6 +23,8 @@ public enum DiscoveryError: Error, Equatable, Sendable, CustomStringConvertible 
     case tooManyRetries(attempts: Int, url: String, lastError: String)
     /// The service answered, but not with etcd v2 keys JSON.
     case badDiscoveryEndpoint(url: String, status: Int)
+    /// `--discovery-srv` (DNS SRV bootstrap) was asked for; this server does not resolve SRV records.
+    case srvUnsupported(domain: String)
 
     /// The error message, in etcd's words where etcd has them.
     public var description: String {
@@ -45,6 +47,8 @@ public enum DiscoveryError: Error, Equatable, Sendable, CustomStringConvertible 
             return "discovery: too many retries (\(attempts) attempts to reach \(url); last error: \(lastError))"
         case .badDiscoveryEndpoint(let url, let status):
             return "discovery: bad discovery endpoint (\(url) answered HTTP \(status) without etcd v2 keys JSON)"
+        case .srvUnsupported(let domain):
+            return "discovery: DNS SRV discovery (--discovery-srv \(domain)) is not supported"
         }
     }
 
@@ -63,6 +67,8 @@ public enum DiscoveryError: Error, Equatable, Sendable, CustomStringConvertible 
             return ["Check that the discovery service is running and reachable from this machine (and --discovery-proxy, if set)."]
         case .invalidURL, .badDiscoveryEndpoint:
             return ["--discovery must be a v2 keys URL such as http://10.0.0.1:2379/v2/keys/_etcd/registry/<token>."]
+        case .srvUnsupported:
+            return ["Use --discovery with a v2 keys URL, or list the members with --initial-cluster."]
         case .badSizeKey, .tokenNotFound, .fullCluster:
             return ["Generate a new discovery token and try to bootstrap again."]
         }

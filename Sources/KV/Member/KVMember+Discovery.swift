@@ -5,6 +5,9 @@ extension KVMember {
     /// discovery service (`--discovery`). Errors are `KVMemberError.discovery`, so a caller can
     /// tell a full cluster (which may fall back to a proxy) from the rest.
     static func discoverCluster(config: KVConfig, retry: DiscoveryRetryPolicy, logger: Logger) async throws -> KVConfig {
+        if config.discovery == nil, let domain = config.discoverySRV {
+            throw KVMemberError.discovery(.srvUnsupported(domain: domain), url: domain)
+        }
         guard let url = config.discovery else { return config }
         var bootstrap = config
         do {

@@ -43,7 +43,7 @@ extension KVMember {
             logger.info("restarting member", metadata: ["member": "\(MemberInfo.hex(existing.memberID))",
                                                        "commit": "\(raft.hardState.commit)"])
         } else if config.initialClusterState == .new {
-            if config.discovery != nil {
+            if config.discovery != nil || config.discoverySRV != nil {
                 // Only a member without state asks the discovery service; a restart never does.
                 do { config = try await discoverCluster(config: config, retry: discoveryRetry, logger: logger) } catch {
                     storage.close()

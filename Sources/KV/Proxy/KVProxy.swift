@@ -49,6 +49,8 @@ public final class KVProxy: Sendable {
                 throw ProxyError.discovery(error)
             }
             try file.write(peers)
+        } else if let domain = config.discoverySRV {
+            throw ProxyError.discovery(.srvUnsupported(domain: domain))
         } else {
             peers = config.initialCluster.members.flatMap { $0.peerURLs.map(\.description) }
             try file.write(peers)

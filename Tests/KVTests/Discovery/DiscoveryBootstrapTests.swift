@@ -146,6 +146,21 @@ import TestSupport
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 
+    @Test func dnsSRVDiscoveryIsRefusedNotIgnored() async throws {
+        var c = KVConfig()
+        c.discoverySRV = "example.com"
+        c.dataDir = "/tmp/fleet-swift-disc-srv-\(freeLoopbackPort())"
+        c.listenPeerURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: freeLoopbackPort())]
+        c.listenClientURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: freeLoopbackPort())]
+        defer { _ = try? ChildProcess.run(["rm", "-rf", c.dataDir]) }
+        await #expect {
+            _ = try await KVNode.start(config: c)
+        } throws: { error in
+            guard case KVMemberError.discovery(.srvUnsupported("example.com"), _) = error else { return false }
+            return true
+        }
+    }
+
     @Test func discoveryURLsAreParsedAsEtcdDoes() throws {
         let d = try DiscoveryURL("http://10.0.0.1:2379/v2/keys/_etcd/registry/abc/")
         #expect(d.endpoint == .tcp(host: "10.0.0.1", port: 2379))
