@@ -84,6 +84,12 @@ import TestSupport
         #expect(MiniJSON.parse(members.bodyString)?["members"]?.arrayValue?.count == 3)
         let version = try await client.execute(.GET, endpoint, "/version", timeout: 10)
         #expect(version.bodyString.contains(#""etcdserver":"3.4.23""#))
+        let machines = try await client.execute(.GET, endpoint, "/v2/machines", timeout: 10)
+        #expect(Set(machines.bodyString.components(separatedBy: ", ")) == Set(cluster.configs.map { $0.advertiseClientURLs[0].description }))
+        let stats = try await client.execute(.GET, endpoint, "/v2/stats/self", timeout: 10)
+        #expect(stats.bodyString.contains(#""state":"State"#), "\(stats.bodyString)")
+        let head = try await client.execute(.HEAD, endpoint, "/v2/keys/p/a", timeout: 10)
+        #expect(head.status == .ok && head.body.readableBytes == 0 && head.headers.first(name: "X-Etcd-Index") != nil)
         let health = try await client.execute(.GET, endpoint, "/health", timeout: 10)
         #expect(health.status == .ok && health.bodyString.contains("true"), "\(health.bodyString)")
 
