@@ -80,7 +80,16 @@ public struct Discovery: Sendable {
         var next = index + 1
         while all.count < size {
             logger.info("found \(all.count) peer(s), waiting for \(size - all.count) more")
-            let event = try await registry.watch("", waitIndex: next, recursive: true)
+            let event: JSONValue
+            do {
+                event = try await registry.watch("", waitIndex: next, recursive: true)
+            } catch is DiscoveryRegistry.HistoryCleared {
+                // A busy service dropped the events we missed: list again (in creation order) and go on.
+                let (listed, index) = try await registry.registrations()
+                for r in listed.prefix(size) where !all.contains(where: { $0.id == r.id }) { all.append(r) }
+                next = index + 1
+                continue
+            }
             guard let node = event["node"] else { continue }
             next = UInt64(node["modifiedIndex"]?.numberValue ?? Double(next)) + 1
             let action = event["action"]?.stringValue ?? ""
@@ -90,7 +99,7 @@ public struct Discovery: Sendable {
             all.append(r)
         }
         logger.info("found \(size) needed peer(s)")
-        return all
+        return Array(all.sorted { $0.createdIndex < $1.createdIndex }.prefix(size))
     }
 
     /// The registered values as an initial cluster; distinct names must number `size`.

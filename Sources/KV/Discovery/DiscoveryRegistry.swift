@@ -101,6 +101,10 @@ final class DiscoveryRegistry {
         return UInt64(created)
     }
 
+    /// The service no longer holds events from the index asked for (more than 1000 writes since):
+    /// the caller lists the directory again and watches from there.
+    struct HistoryCleared: Error {}
+
     /// The next event at or after `waitIndex` under `key` (a long poll; re-issued when it times out).
     func watch(_ key: String, waitIndex: UInt64, recursive: Bool) async throws -> JSONValue {
         while true {
@@ -111,10 +115,7 @@ final class DiscoveryRegistry {
             } catch HTTPClientError.timedOut {
                 continue
             }
-            if answer.errorCode == 401 {
-                // History cleared while we waited: a fresh listing is the caller's job.
-                throw DiscoveryError.badDiscoveryEndpoint(url: url.url(key), status: answer.status)
-            }
+            if answer.errorCode == 401 { throw HistoryCleared() }
             guard answer.status == 200, answer.json["node"] != nil else {
                 throw DiscoveryError.badDiscoveryEndpoint(url: url.url(key), status: answer.status)
             }
