@@ -51,7 +51,9 @@ struct CountingForwardProxy: HTTPResponder {
         config.discoveryProxy = "http://127.0.0.1:\(port)"
         do {
             let node = try await KVNode.start(config: config, discoveryRetry: DiscoveryHarness.quickRetry)
-            #expect(node.member?.members().count == 1)
+            // The bootstrap entry is applied just after start: wait (bounded) for the one member.
+            let formed = try await DiscoveryHarness.eventually { node.member?.members().count == 1 }
+            #expect(formed)
             await node.shutdown()
         } catch {
             Issue.record("bootstrap through the discovery proxy failed: \(error)")
