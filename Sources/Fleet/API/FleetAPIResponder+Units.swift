@@ -102,7 +102,7 @@ extension FleetAPIResponder {
 
     private func unitFile(_ options: [APIUnitOption]) throws(APIServerError) -> UnitFile {
         do {
-            return try UnitFile(options: options.map { UnitOption(section: $0.section, name: $0.name, value: $0.value) })
+            return try UnitFile(apiOptions: options)
         } catch {
             throw .badRequest(error.description)
         }

@@ -140,12 +140,14 @@ import TestSupport
             return restarts.trimmingCharacters(in: .whitespacesAndNewlines) != "0" && active
         }, "systemd restarted fleetd (Restart=on-failure, Type=notify)")
         usleep(3_000_000)
-        #expect(try c.mainPID("hello.service", on: helloHost) == pidBefore, "hello.service was not restarted")
+        let pidAfter = try c.mainPID("hello.service", on: helloHost)
+        #expect(pidAfter == pidBefore, "hello.service was not restarted")
         #expect(c.systemdActive("hello.service", on: helloHost))
 
         // Freezing the engine leader (SIGSTOP: it neither renews its lease nor resigns) lets another
         // engine schedule within the lease TTL. fleetctl runs on a machine that is not frozen.
-        let leaderIP = try #require(try c.engineLeaderIP())
+        let leaderLookup = try c.engineLeaderIP()
+        let leaderIP = try #require(leaderLookup)
         let leader = try #require(c.machine(at: leaderIP))
         let client = try #require(bed.machines.first { $0.name != leader.name })
         _ = try bed.run(on: leader, ["systemctl", "kill", "--signal=SIGSTOP", "--kill-whom=main", "fleetd.service"])
