@@ -161,7 +161,7 @@ import TestSupport
         }, "a new engine leader scheduled late.service")
         print("engine leader frozen: late.service active after \(ContinuousClock.now - frozenAt)")
         _ = try bed.run(on: leader, ["systemctl", "kill", "--signal=SIGCONT", "--kill-whom=main", "fleetd.service"])
-        #expect(try Self.eventually(30) { (try? c.fleetctl(["list-machines", "--no-legend"]).stdout.split(separator: "\n").count) == 4 },
+        #expect(Self.eventually(30) { (try? c.fleetctl(["list-machines", "--no-legend"]).stdout.split(separator: "\n").count) == 4 },
                 "the thawed machine is back")
 
         // Killing a machine moves its units.
