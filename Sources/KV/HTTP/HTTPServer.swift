@@ -83,8 +83,9 @@ public final class HTTPServer: Sendable {
                         withErrorHandling: true,
                         // Off: it re-scans every header of every response (about a tenth of a
                         // GET's CPU). Responders build headers from fixed names and numbers; the
-                        // only echoed value, a redirect's Location, comes from a request target
-                        // that the parser has already refused control characters in.
+                        // values they echo (KV's redirect Location, the fleet API's relayed
+                        // Content-Type) come out of NIO's HTTP parser, which has already refused
+                        // CR, LF and NUL in them.
                         withOutboundHeaderValidation: false,
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: limits
