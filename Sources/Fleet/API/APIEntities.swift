@@ -7,7 +7,7 @@ extension APIUnit {
         let global = unit.options.isGlobal
         self.init(
             name: unit.name.rawValue,
-            options: unit.file.options.map { APIUnitOption(section: $0.section, name: $0.name, value: $0.value) },
+            options: unit.file.apiOptions,
             desiredState: unit.desiredState.rawValue,
             currentState: global ? nil : resolved.currentState.rawValue,
             machineID: global ? nil : resolved.stored.target)
