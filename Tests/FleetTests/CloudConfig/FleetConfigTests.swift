@@ -53,6 +53,28 @@ import Testing
         ])
     }
 
+    @Test func ourOptions() {
+        let good = FleetConfig.environmentSettings([
+            "FLEET_API_LISTEN": "unix:///run/f.sock,http://0.0.0.0:49153", "FLEET_MACHINE_TTL": "2500ms",
+            "FLEET_API_ADVERTISE_URL": "http://10.0.0.1:49153",
+        ])
+        let config = FleetConfig.resolve(layers: [good.settings]).config
+        #expect(config.apiListen == ["unix:///run/f.sock", "http://0.0.0.0:49153"])
+        #expect(config.machineTTL == .milliseconds(2500))
+        #expect(config.apiAdvertiseURL == "http://10.0.0.1:49153")
+        #expect(FleetConfig().machineTTL == .seconds(4))
+        #expect(FleetConfig().apiListen == ["unix:///var/run/fleet.sock"])
+
+        let bad = FleetConfig.environmentSettings([
+            "FLEET_API_LISTEN": "tcp://x", "FLEET_MACHINE_TTL": "500ms", "FLEET_API_ADVERTISE_URL": "unix:///x",
+        ])
+        #expect(FleetConfig.resolve(layers: [bad.settings]).errors.map(\.description) == [
+            "FLEET_API_LISTEN: expected a comma-separated list of unix:///path or http://host:port URLs, got tcp://x",
+            "FLEET_API_ADVERTISE_URL: expected an http://host:port URL, got unix:///x",
+            "FLEET_MACHINE_TTL: expected a duration of at least 1s, like \"4s\", got 500ms",
+        ])
+    }
+
     @Test(arguments: [("30s", 30.0), ("1m30s", 90.0), ("500ms", 0.5), ("1.5h", 5400.0), ("2h45m", 9900.0)])
     func goDurations(_ text: String, _ seconds: Double) {
         var config = FleetConfig()
