@@ -87,12 +87,12 @@ extension KVMember {
         var clientServers: [HTTPServer] = []
         do {
             for url in config.listenPeerURLs {
-                peerServers.append(try await HTTPServer.start(address: .tcp(host: url.host, port: url.port),
+                peerServers.append(try await HTTPServer.start(address: url.listenAddress,
                                                               responder: PeerAPI(receiver: receiver, member: member),
                                                               maxBodySize: 1 << 30))
             }
             for url in config.listenClientURLs {
-                clientServers.append(try await HTTPServer.start(address: .tcp(host: url.host, port: url.port),
+                clientServers.append(try await HTTPServer.start(address: url.listenAddress,
                                                                 responder: ClientAPI(backend: member),
                                                                 maxBodySize: KeysRequestParser.defaultMaxValueSize + 64 * 1024))
             }
