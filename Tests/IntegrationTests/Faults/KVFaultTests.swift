@@ -18,7 +18,7 @@ import TestSupport
         environment("FAULT_SOAK_SECONDS").flatMap(Int.init) ?? environment("FAULT_SECONDS").flatMap(Int.init) ?? 45
     }
 
-    @Test(arguments: [3, 5])
+    @Test(.serialized, arguments: [3, 5])
     func randomizedFaultsKeepTheStoreLinearizable(members: Int) async throws {
         let seed = RunSeed.resolve("fault run (\(members) members)", variable: "FAULT_SEED")
         let run = FaultRun(members: members, seconds: Self.seconds, clients: 2 * members, seed: seed)

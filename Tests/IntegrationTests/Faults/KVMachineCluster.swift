@@ -7,7 +7,8 @@ import TestSupport
 @testable import KV
 
 /// `fleetd kv` members on testbed machines, one per machine, run as a transient systemd service
-/// (`kv.service`) so that the nemesis can SIGKILL, SIGSTOP and restart the real process.
+/// (`kv<N>.service`, a new N for every start, as a killed unit may linger for a moment) so that the
+/// nemesis can SIGKILL, SIGSTOP and restart the real process.
 ///
 /// Peers talk over the machines' bridge (where partitions happen); clients reach each member through
 /// a Unix socket the member also listens on, opened from the host through `/proc/<pid>/root` (Unix
@@ -24,6 +25,8 @@ final class KVMachineCluster: Sendable {
 
     /// Which machines are currently members (removed ones are not), by machine index.
     private let membership: Mutex<Set<Int>>
+    /// The unit each machine's member runs in now, and the counter that names new ones.
+    private let units: Mutex<(current: [Int: String], started: Int)> = Mutex(([:], 0))
 
     var machines: [TestMachine] { bed.machines }
     var size: Int { bed.machines.count }
@@ -50,8 +53,13 @@ final class KVMachineCluster: Sendable {
     func start(_ i: Int, joining: Bool) async throws {
         let members = currentMembers.union([i]).sorted()
         let cluster = members.map { "\(name($0))=\(peerURL($0))" }.joined(separator: ",")
+        let unit = units.withLock { u in
+            u.started += 1
+            u.current[i] = "kv\(u.started).service"
+            return u.current[i]!
+        }
         let argv = [
-            "systemd-run", "--unit=kv", "--collect", "--quiet", "-p", "KillMode=process", "-p", "WorkingDirectory=/run",
+            "systemd-run", "--unit=\(unit)", "--collect", "--quiet", "-p", "KillMode=process", "-p", "WorkingDirectory=/run",
             Self.fleetd, "kv", "--name", name(i), "--data-dir", Self.dataDir,
             "--listen-client-urls", "\(clientURL(i)),\(Self.socketURL)",
             "--advertise-client-urls", clientURL(i),
@@ -65,12 +73,12 @@ final class KVMachineCluster: Sendable {
     /// Sends `signal` (KILL, STOP, CONT, TERM) to the member's process.
     /// (Straight to the main PID: `systemctl kill` inside a container fails on the cgroup signal.)
     func signal(_ i: Int, _ signal: String) async throws {
-        try await check(i, ["sh", "-c", "pid=$(systemctl show -p MainPID --value kv.service) && [ \"$pid\" != 0 ] && kill -s \(signal) $pid"])
+        try await check(i, ["sh", "-c", "pid=$(systemctl show -p MainPID --value \(unit(i))) && [ \"$pid\" != 0 ] && kill -s \(signal) $pid"])
     }
 
     /// Whether the member's service is running (a killed member's service is gone).
     func isRunning(_ i: Int) async throws -> Bool {
-        let r = try await run(i, ["systemctl", "is-active", "kv.service"])
+        let r = try await run(i, ["systemctl", "is-active", unit(i)])
         return r.stdout.hasPrefix("active")
     }
 
@@ -86,12 +94,14 @@ final class KVMachineCluster: Sendable {
     /// Removes the member's data, so it can join again as a new member.
     func wipe(_ i: Int) async throws { try await check(i, ["rm", "-rf", Self.dataDir]) }
 
+    private func unit(_ i: Int) -> String { units.withLock { $0.current[i] } ?? "kv0.service" }
+
     func markRemoved(_ i: Int) { _ = membership.withLock { $0.remove(i) } }
     func markAdded(_ i: Int) { _ = membership.withLock { $0.insert(i) } }
 
     /// The member's journal, for failure messages.
     func log(_ i: Int, lines: Int = 30) async -> String {
-        (try? await run(i, ["journalctl", "-u", "kv.service", "--no-pager", "-n", String(lines), "-o", "cat"]).stdout) ?? ""
+        (try? await run(i, ["journalctl", "-u", "kv*.service", "--no-pager", "-n", String(lines), "-o", "cat"]).stdout) ?? ""
     }
 
     @discardableResult

@@ -71,32 +71,37 @@ final class RegisterClients: Sendable {
         }
     }
 
-    /// A quorum read, recorded. Any failure leaves no entry: a read that did not answer has no effect.
+    /// A quorum read, recorded with its outcome (a read that did not answer is recorded too, as
+    /// failed or unknown: the checker drops it, as it had no effect either way).
     @discardableResult
     func read(client c: Int, member: Int, key: String) async -> Bool {
         let invoked = tick()
+        var observed: String?? = nil
+        var outcome = RegisterOperation.Outcome.unknown
+        var refused = false
         do {
             let r = try await client.execute(.GET, cluster.endpoint(member), "/v2/keys\(Self.registerPrefix)\(key)?quorum=true",
                                              timeout: timeout)
-            let completed = tick()
             let json = MiniJSON.parse(r.bodyString)
-            let observed: String??
             if r.status == .ok, let v = json?["node"]?["value"]?.stringValue {
                 observed = .some(v)
             } else if r.status == .notFound, json?["errorCode"]?.numberValue == 100 {
                 observed = .some(nil)
             } else {
-                observed = nil
+                outcome = .failed
             }
-            if let observed {
-                if let v = observed { lastSeen.withLock { $0[key] = v } }
-                record(RegisterOperation(client: c, key: key, kind: .read(observed), outcome: .ok,
-                                         invoked: invoked, completed: completed))
-            }
-            return false
         } catch {
-            return isRefused(error)
+            refused = isRefused(error)
+            if refused { outcome = .failed }
         }
+        let completed = tick()
+        if let observed {
+            outcome = .ok
+            if let v = observed { lastSeen.withLock { $0[key] = v } }
+        }
+        record(RegisterOperation(client: c, key: key, kind: .read(observed ?? nil), outcome: outcome,
+                                 invoked: invoked, completed: completed))
+        return refused
     }
 
     /// A write or CAS, recorded with its outcome: acknowledged, failed for sure, or unknown.
