@@ -9,6 +9,7 @@ import Logging
 /// fleetd: the daemon. Dispatches on the first argument and wires the libraries together; no
 /// logic lives here.
 ///
+///     fleetd [fleet flags]       the cluster daemon: agent, engine, API (and a KV member with ETCD_*)
 ///     fleetd kv [etcd flags]     a key-value store member, a drop-in for the etcd command
 ///     fleetd validate FILE       check a cloud-config user-data file
 ///     fleetd version
@@ -25,6 +26,9 @@ enum FleetdCommand {
         case "unit":
             args.removeFirst()
             await runUnit(args)
+        case "boot":
+            args.removeFirst()
+            await runBoot(args, environment: environment)
         case "validate":
             guard args.count == 2 else { fail("usage: fleetd validate FILE", status: 64) }
             let (text, status) = CloudConfig.validateFile(atPath: args[1])
@@ -34,8 +38,11 @@ enum FleetdCommand {
             print("fleetd version \(FleetModule.version)")
         case "-h", "--help", "help":
             print(usage)
+            print(FleetConfig.usage)
         case nil:
-            fail("fleetd needs a command\n\n" + usage, status: 64)
+            await DaemonCommand.run([], environment: environment)
+        case let flag? where flag.hasPrefix("-"):
+            await DaemonCommand.run(args, environment: environment)
         case let other?:
             fail("unknown command '\(other)'\n\n" + usage, status: 64)
         }
@@ -43,9 +50,15 @@ enum FleetdCommand {
 
     static let usage = """
         Usage:
+          fleetd [--config PATH] [--OPTION=VALUE ...]
+                                    run the cluster daemon: fleet agent, engine and API; with ETCD_* variables
+                                    (cloud-config coreos.etcd2) also a KV member in the same process
           fleetd kv [etcd flags]    run a key-value store member (etcd's flags and ETCD_* variables; fleetd kv --help)
           fleetd unit start FILE | stop NAME | status NAME | journal NAME [-n N] [-f]
                                     drive this machine's systemd directly (as the agent does)
+          fleetd boot FILE [--plan] apply a cloud-config user-data file to this machine (hostname, users, files,
+                                    units, fleetd.service drop-in), as coreos-cloudinit did; --plan prints the steps
+                                    only. A file with errors changes nothing (exit 1); a failed step exits 1
           fleetd validate FILE      validate a cloud-config user-data file (exit 0 clean, 1 errors, 2 warnings only)
           fleetd version            print the version
         """
@@ -126,6 +139,32 @@ enum FleetdCommand {
             }
         } catch {
             fail("fleetd unit \(args[0]) \(args[1]): \(error)", status: 1)
+        }
+    }
+
+    static func runBoot(_ args: [String], environment: [String: String]) async {
+        let usage = "usage: fleetd boot FILE [--plan]"
+        let planOnly = args.contains("--plan")
+        let files = args.filter { $0 != "--plan" }
+        guard files.count == 1, !files[0].hasPrefix("-") else { fail(usage, status: 64) }
+        let plan: BootPlan
+        do {
+            plan = try BootPlan.load(path: files[0], environment: environment)
+        } catch {
+            fail("fleetd boot: \(files[0]) is not usable; nothing was changed:\n\(error.report.text)", status: 1)
+        }
+        if !plan.report.diagnostics.isEmpty { writeStandardError(plan.report.text) }
+        if planOnly {
+            print(plan.text, terminator: "")
+            return
+        }
+        do {
+            let systemd = try await SystemdManager.connect()
+            defer { systemd.close() }
+            try await BootRunner(systemd: systemd).run(plan) { print("fleetd boot: \($0)") }
+            print("fleetd boot: done (\(plan.actions.count) steps)")
+        } catch {
+            fail("fleetd boot: \(error)", status: 1)
         }
     }
 

@@ -98,6 +98,8 @@ extension FleetConfig {
             case "engine_reconcile_interval": value = "2.0"
             case "units_directory": value = defaults.unitsDirectory
             case "token_limit": value = "100"
+            case "api_listen": value = defaults.apiListen.joined(separator: ",")
+            case "machine_ttl": value = "4s"
             case "verbosity": value = "0"
             default: value = option.kind == .bool ? "false" : ""
             }

@@ -53,6 +53,19 @@ public struct FleetConfig: Equatable, Sendable {
     /// Deprecated in fleet and ignored; kept so old files still parse.
     public var authorizedKeysFile: String = ""
 
+    // Ours (fleet had none of these):
+
+    /// Where the fleet API is served: `unix:///path` and `http://host:port` URLs. Sockets passed by
+    /// systemd (fleetd.socket) are served as well and replace the default unix socket.
+    public var apiListen: [String] = ["unix:///var/run/fleet.sock"]
+    /// The URL other fleetds use to reach this one's API (to forward unit status and journal
+    /// requests). Empty: derived from the first TCP listener and the public IP.
+    public var apiAdvertiseURL: String = ""
+    /// TTL of this machine's presence record. When a machine dies, its units move elsewhere after
+    /// about this long. fleet used `agent_ttl` (30 s) for it; a short TTL refreshed every third of
+    /// it detects a dead machine in seconds, while `agent_ttl` still governs unit states.
+    public var machineTTL: Duration = .seconds(4)
+
     public init() {}
 
     /// `agentTTL` in seconds, for timers.
@@ -118,6 +131,10 @@ public struct FleetOption: Sendable, Equatable {
         FleetOption(name: "systemd_user", kind: .bool, inCloudConfig: false),
         FleetOption(name: "enable_grpc", kind: .bool, inCloudConfig: false),
         FleetOption(name: "disable_watches", kind: .bool, inCloudConfig: false),
+        // Ours; accepted in cloud-config too, so a user-data file can set them.
+        FleetOption(name: "api_listen", kind: .urlList, inCloudConfig: true),
+        FleetOption(name: "api_advertise_url", kind: .string, inCloudConfig: true),
+        FleetOption(name: "machine_ttl", kind: .duration, inCloudConfig: true),
     ]
 
     /// Looks an option up; `-` and `_` are interchangeable.

@@ -1,3 +1,4 @@
+import KV
 import Foundation
 
 /// Where a raw fleet setting came from; used to tell the user which line or variable to fix.
@@ -233,6 +234,21 @@ extension FleetConfig {
         case "systemd_user": return Self.setBool(text) { systemdUser = $0 }
         case "enable_grpc": return Self.setBool(text) { enableGRPC = $0 }
         case "disable_watches": return Self.setBool(text) { disableWatches = $0 }
+        case "api_listen":
+            let list = FleetValues.parseList(text)
+            guard list.allSatisfy({ HTTPEndpoint(url: $0) != nil && ($0.hasPrefix("unix:") || $0.hasPrefix("http://")) })
+            else { return "expected a comma-separated list of unix:///path or http://host:port URLs" }
+            apiListen = list
+        case "api_advertise_url":
+            guard text.isEmpty || (text.hasPrefix("http://") && HTTPEndpoint(url: text) != nil) else {
+                return "expected an http://host:port URL"
+            }
+            apiAdvertiseURL = text
+        case "machine_ttl":
+            guard let d = FleetValues.parseDuration(text), d >= .seconds(1) else {
+                return "expected a duration of at least 1s, like \"4s\""
+            }
+            machineTTL = d
         default: return "unknown option"
         }
         return nil

@@ -124,6 +124,13 @@ public final class SystemdManager: Sendable {
         try await job("RestartUnit", name, mode)
     }
 
+    /// Enqueues any of the Manager's unit jobs by method name (`ReloadUnit`, `TryRestartUnit`, …);
+    /// returns the job path.
+    @discardableResult
+    public func unitJob(_ method: String, _ name: String, mode: JobMode = .replace) async throws -> String {
+        try await job(method, name, mode)
+    }
+
     private func job(_ member: String, _ name: String, _ mode: JobMode) async throws -> String {
         try await bus.call(
             Self.manager(member),

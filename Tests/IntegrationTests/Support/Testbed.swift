@@ -59,6 +59,22 @@ final class Testbed: Sendable {
         return Testbed(name: name, machines: try parseMachines(result.stdout))
     }
 
+    /// Boots a fleet cluster from the example user-data files (`scripts/cluster up`): machines 1–3
+    /// are KV members, machine 4 the worker; returns once every fleetd is active and registered.
+    static func bootCluster(_ prefix: String) async throws -> Testbed {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        let name = String(prefix.prefix(6)) + String((0..<4).map { _ in alphabet.randomElement()! })
+        let argv = [repositoryRoot + "/scripts/cluster", "up", name, "--owner-pid", String(getpid())]
+        let result = try await runOffThread(argv)
+        let machineLines = result.stdout.split(separator: "\n").filter { $0.hasPrefix("machine ") }.joined(separator: "\n")
+        guard result.succeeded else {
+            let partial = Testbed(name: name, machines: (try? parseMachines(machineLines)) ?? [])
+            partial.shutdown()
+            throw ChildProcessError(description: "cluster up \(name) failed: \(result)")
+        }
+        return Testbed(name: name, machines: try parseMachines(machineLines))
+    }
+
     static func parseMachines(_ text: String) throws -> [TestMachine] {
         try text.split(separator: "\n").map { line in
             let f = line.split(separator: " ")

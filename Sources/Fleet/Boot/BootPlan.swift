@@ -1,3 +1,4 @@
+import Foundation
 import KV
 
 /// One step a boot takes, as data. Nothing here is executed: the boot code runs these in order through
@@ -157,5 +158,25 @@ public struct BootPlan: Equatable, Sendable {
         }
         let actions = BootPlanner(config: config, addresses: addresses, targets: units).actions()
         return BootPlan(format: .cloudConfig, actions: actions, config: config, role: role, report: report)
+    }
+}
+
+extension BootPlan {
+    /// Reads a user-data file and plans its boot for this machine. Addresses come from
+    /// `COREOS_*_IPV4/6` in `environment` (and `/etc/environment`-style values put there), else the
+    /// detected address of this machine serves as both the public and the private IPv4.
+    ///
+    /// - Throws: `CloudConfigInvalid` (its report lists every problem with its line) or, for an
+    ///   unreadable file, a report with that one error.
+    public static func load(path: String, environment: [String: String]) throws(CloudConfigInvalid) -> BootPlan {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CloudConfigInvalid(report: CloudConfigReport(format: .empty, diagnostics: [
+                CloudConfigDiagnostic(line: 0, severity: .error, path: "", message: "\(path): cannot read the file")
+            ]))
+        }
+        let detected = MachineIdentity.detectPublicIP()
+        let addresses = HostAddresses(environment: environment)
+            .merging(over: HostAddresses(publicIPv4: detected, privateIPv4: detected))
+        return try make(for: UserData(bytes: [UInt8](data)), addresses: addresses)
     }
 }

@@ -1,0 +1,115 @@
+import Logging
+
+/// Keeps this machine present in the registry: `machines/<id>/object` with a TTL, refreshed well
+/// before it expires, created again if it did expire, removed on a graceful shutdown.
+///
+/// Why refresh instead of rewrite: a TTL refresh does not wake watchers, so a quiet cluster of a
+/// thousand machines causes no engine passes (fleet rewrote the object every 15 s on every machine).
+///
+/// Why a restart does not wait for the TTL: the record left by our own previous run (same machine
+/// ID, same address) is taken over at once. A record with our ID but another address belongs to a
+/// different machine with a cloned machine-id; then we wait, loudly, rather than fight over it.
+public actor MachineHeartbeat {
+    public let registry: Registry
+    public private(set) var machine: MachineState
+    /// TTL of the record in seconds (`agent_ttl`).
+    public let ttl: Int
+    private let logger: Logger
+    public private(set) var isPresent = false
+
+    public init(registry: Registry, machine: MachineState, ttl: Int, logger: Logger = Logger(label: "fleet.presence")) {
+        self.registry = registry
+        self.machine = machine
+        self.ttl = max(1, ttl)
+        self.logger = logger
+    }
+
+    /// The refresh period: a third of the TTL, so two refreshes may fail before the record expires.
+    public var refreshInterval: Duration { .milliseconds(ttl * 1000 / 3) }
+
+    /// Announces the machine, retrying with a backoff of 1 s doubling to 1 min (fleet's) until it
+    /// succeeds or the task is cancelled. Returns whether the machine is present.
+    @discardableResult
+    public func announce() async -> Bool {
+        var backoff = Duration.seconds(1)
+        while !Task.isCancelled {
+            do {
+                try await announceOnce()
+                return true
+            } catch {
+                logger.warning("cannot announce machine \(machine.id): \(error); retrying in \(backoff)")
+            }
+            do { try await Task.sleep(for: backoff) } catch { return false }
+            backoff = min(backoff * 2, .seconds(60))
+        }
+        return false
+    }
+
+    /// One attempt: create the record, or take over our own stale one.
+    public func announceOnce() async throws(RegistryError) {
+        do {
+            try await registry.createMachine(machine, ttl: ttl)
+        } catch .machineAlreadyPresent(let id) {
+            let existing = try await registry.machine(id)
+            guard let existing else {
+                // Expired between the two calls: create again.
+                try await registry.createMachine(machine, ttl: ttl)
+                isPresent = true
+                return
+            }
+            guard existing.publicIP == machine.publicIP else {
+                throw .machineAlreadyPresent(id)
+            }
+            try await registry.updateMachine(machine, ttl: ttl)
+            logger.info("took over the presence record left by this machine's previous fleetd")
+        }
+        isPresent = true
+        logger.info("machine \(machine.id) present at \(machine.publicIP.isEmpty ? "(no address)" : machine.publicIP)")
+    }
+
+    /// One heartbeat: refresh the TTL; announce again if the record expired meanwhile (the store was
+    /// unreachable for longer than the TTL, or someone deleted it).
+    public func refresh() async throws(RegistryError) {
+        do {
+            try await registry.refreshMachine(machine.id, ttl: ttl)
+            isPresent = true
+        } catch .machineNotPresent {
+            isPresent = false
+            logger.warning("machine \(machine.id) had expired from the registry; announcing it again")
+            try await announceOnce()
+        }
+    }
+
+    /// Changes the record (address or metadata) and rewrites it.
+    public func update(_ state: MachineState) async throws(RegistryError) {
+        machine = state
+        try await registry.updateMachine(state, ttl: ttl)
+    }
+
+    /// Heartbeats until cancelled. A failed refresh is retried after a short pause; the units of this
+    /// machine keep running meanwhile (the agent never stops units because the store failed).
+    public func run() async {
+        while !Task.isCancelled {
+            var pause = refreshInterval
+            do {
+                try await refresh()
+            } catch {
+                logger.warning("cannot refresh machine \(machine.id) presence: \(error)")
+                pause = min(pause, .seconds(1))
+            }
+            do { try await Task.sleep(for: pause) } catch { return }
+        }
+    }
+
+    /// Removes the record (graceful shutdown) so the engine moves this machine's units at once.
+    public func withdraw() async {
+        do {
+            try await registry.removeMachine(machine.id)
+            logger.info("machine \(machine.id) removed from the registry")
+        } catch .machineNotPresent {
+        } catch {
+            logger.warning("cannot remove machine \(machine.id) from the registry: \(error)")
+        }
+        isPresent = false
+    }
+}

@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Fleet
+import KV
+import Logging
+
+/// `fleetd [fleet flags]`: the cluster daemon. Reads fleet's configuration (flags, FLEET_*,
+/// fleet.conf) and, when ETCD_* variables are set (a machine whose cloud-config has coreos.etcd2),
+/// also runs a KV member in this process and uses it directly instead of over HTTP.
+enum DaemonCommand {
+    static func run(_ args: [String], environment: [String: String]) async {
+        let config: FleetConfig
+        switch Result(catching: { () throws(FleetConfigFailure) in
+            try FleetConfig.startup(arguments: args, environment: environment)
+        }) {
+        case .failure(let failure):
+            FleetdCommand.fail("fleetd: " + failure.errors.map(\.description).joined(separator: "\nfleetd: ")
+                + "\n(fleetd --help lists the options)", status: 64)
+        case .success(.help):
+            print(FleetConfig.usage)
+            return
+        case .success(.version):
+            print("fleetd version \(FleetModule.version)")
+            return
+        case .success(.run(let c, let warnings)):
+            for w in warnings { writeStandardError("fleetd: warning: \(w)\n") }
+            config = c
+        }
+        let logger = Logger(label: "fleetd")
+        let notifier = ServiceNotifier.fromEnvironment()
+        do {
+            try await serve(config: config, environment: environment, notifier: notifier, logger: logger)
+        } catch {
+            _ = try? notifier.status("failed: \(error)")
+            FleetdCommand.fail("fleetd: \(error)", status: 1)
+        }
+    }
+
+    static func serve(
+        config: FleetConfig, environment: [String: String], notifier: ServiceNotifier, logger: Logger
+    ) async throws {
+        let activation = try SocketActivation.fromEnvironment(environment)
+        activation.adopt()
+        let listeners = try apiListeners(config: config, activation: activation)
+        var machine = try MachineIdentity.local(config: config)
+
+        // The store: an in-process KV member when this machine is one, else the configured servers.
+        let member: KVMember.Running?
+        let store: any StoreClient
+        if runsKVMember(environment) {
+            _ = try? notifier.status("starting the KV member")
+            let kv: KVConfig
+            switch try KVConfig.parse(arguments: [], environment: environment) {
+            case .run(let c, let warnings):
+                for w in warnings { logger.warning("kv: \(w)") }
+                kv = c
+            case .help, .version:
+                throw FleetDaemonError.store("ETCD_* settings asked for help or version instead of a member")
+            }
+            let running = try await KVMember.start(config: kv, logger: Logger(label: "kv"))
+            member = running
+            store = InProcessStoreClient(backend: running.member)
+        } else {
+            member = nil
+            store = try EtcdV2Client(urls: config.etcdServers.joined(separator: ","), timeout: config.etcdRequestTimeout)
+        }
+
+        _ = try? notifier.status("connecting to systemd")
+        let systemd: SystemdManager
+        do {
+            systemd = try await SystemdManager.connect(config.systemdUser ? .custom(address: "", busClient: true) : .automatic)
+        } catch {
+            throw FleetDaemonError.systemd("\(error)")
+        }
+        let units = SystemdUnitManager(systemd: systemd, unitsDirectory: config.unitsDirectory)
+        machine.apiURL = advertisedAPIURL(config: config, machine: machine, listeners: listeners)
+
+        let daemon = try await FleetDaemon.start(
+            FleetDaemon.Parts(
+                config: config, machine: machine, store: store, units: units, apiListeners: listeners,
+                makeAPI: FleetDaemon.standardAPI(config: config)),
+            logger: logger)
+        _ = try? notifier.ready(status: "serving; machine \(machine.shortID)" + (member == nil ? "" : " (KV member)"))
+        let kvMember = member?.member
+        let watchdog = ServiceNotifier.watchdogPingInterval().map { interval in
+            Task {
+                while !Task.isCancelled {
+                    if kvMember?.isLoopAlive(within: interval) ?? true { _ = try? notifier.watchdog() }
+                    try? await Task.sleep(for: interval)
+                }
+            }
+        }
+        await FleetdCommand.waitForTermination()
+        _ = try? notifier.stopping()
+        _ = try? notifier.status("stopping: unloading units")
+        watchdog?.cancel()
+        await daemon.shutdown(purge: true)
+        await member?.shutdown()
+        systemd.close()
+    }
+
+    /// A machine runs a KV member when any ETCD_* variable is set (cloud-config's coreos.etcd2
+    /// becomes such variables in fleetd.service's drop-in). ETCDCTL_* does not count.
+    static func runsKVMember(_ environment: [String: String]) -> Bool {
+        environment.keys.contains { $0.hasPrefix("ETCD_") }
+    }
+
+    /// Passed sockets, then the configured listeners; a passed socket replaces the default unix
+    /// socket (fleetd.socket owns that path).
+    static func apiListeners(config: FleetConfig, activation: SocketActivation) throws -> [HTTPListenAddress] {
+        var out = activation.sockets.map { HTTPListenAddress.fileDescriptor($0.fileDescriptor) }
+        for url in config.apiListen {
+            guard let endpoint = HTTPEndpoint(url: url) else { throw FleetDaemonError.badURL(option: "api_listen", value: url) }
+            switch endpoint {
+            case .unix(let path):
+                if activation.sockets.isEmpty { out.append(.unix(path: path)) }
+            case .tcp(let host, let port):
+                out.append(.tcp(host: host, port: port))
+            }
+        }
+        return out
+    }
+
+    /// `api_advertise_url`, else `http://<public IP>:<port>` of the first TCP listener.
+    static func advertisedAPIURL(config: FleetConfig, machine: MachineState, listeners: [HTTPListenAddress]) -> String? {
+        if !config.apiAdvertiseURL.isEmpty { return config.apiAdvertiseURL }
+        for listener in listeners {
+            guard case .tcp(let host, let port) = listener, port != 0 else { continue }
+            let reachable = ["0.0.0.0", "::", ""].contains(host) ? machine.publicIP : host
+            guard !reachable.isEmpty, !reachable.hasPrefix("127.") else { continue }
+            return reachable.contains(":") ? "http://[\(reachable)]:\(port)" : "http://\(reachable):\(port)"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// fleet on real machines: 3 KV members and 1 worker booted from `cloud-config/*.yaml` with fleetd
+/// under systemd (`scripts/cluster up`), driven with fleetctl on the worker. Units run in the
+/// machines' real systemd.
+@Suite(.serialized) struct FleetClusterTests {
+    struct Cluster {
+        let bed: Testbed
+        var worker: TestMachine { bed.machines[3] }
+
+        func fleetctl(_ args: [String]) throws -> ProcessResult {
+            try bed.run(on: worker, ["fleetctl"] + args)
+        }
+
+        /// `unit → [machine IP]` for the units systemd reports active, from `fleetctl list-units`.
+        func activeUnits() throws -> [String: [String]] {
+            let result = try fleetctl(["list-units", "--no-legend", "--full", "--fields", "unit,machine,active"])
+            guard result.succeeded else { return [:] }
+            var out: [String: [String]] = [:]
+            for line in result.stdout.split(separator: "\n") {
+                let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+                guard f.count == 3, f[2] == "active" else { continue }
+                out[String(f[0]), default: []].append(String(f[1].split(separator: "/").last ?? ""))
+            }
+            return out
+        }
+
+        func machine(at ip: String) -> TestMachine? { bed.machines.first { $0.address == ip } }
+
+        /// Whether real systemd on `machine` runs `unit`.
+        func systemdActive(_ unit: String, on machine: TestMachine) -> Bool {
+            (try? bed.run(on: machine, ["systemctl", "is-active", "--quiet", unit]).succeeded) ?? false
+        }
+
+        func mainPID(_ unit: String, on machine: TestMachine) throws -> String {
+            try bed.run(on: machine, ["systemctl", "show", "-p", "MainPID", "--value", unit]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        func writeUnit(_ name: String, _ text: String) throws {
+            let result = try bed.run(on: worker, ["bash", "-c", "mkdir -p /root/units && cat > /root/units/\(name) <<'UNIT'\n\(text)UNIT\n"])
+            #expect(result.succeeded, "\(result)")
+        }
+
+        /// The machine ID → IP map from `fleetctl list-machines --full`.
+        func machineIPs() throws -> [String: String] {
+            let result = try fleetctl(["list-machines", "--no-legend", "--full"])
+            var out: [String: String] = [:]
+            for line in result.stdout.split(separator: "\n") {
+                let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+                guard f.count >= 2 else { continue }
+                out[String(f[0].split(separator: "/").first ?? "")] = String(f[1])
+            }
+            return out
+        }
+
+        func engineLeaderIP() throws -> String? {
+            let endpoints = bed.machines.prefix(3).map { "http://\($0.address):2379" }.joined(separator: ",")
+            let lease = try bed.runInHub(["env", "ETCDCTL_API=2", "etcdctl", "--endpoints", endpoints, "get",
+                                          "/_coreos.com/fleet/lease/engine-leader"]).stdout
+            guard let data = lease.data(using: .utf8),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let id = object["MachineID"] as? String
+            else { return nil }
+            return try machineIPs()[id]
+        }
+    }
+
+    static func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if try condition() { return true }
+            usleep(200_000)
+        }
+        return try condition()
+    }
+
+    @Test func unitsRunWhereScheduledAndSurviveFailures() async throws {
+        let bed = try await Testbed.bootCluster("flc")
+        defer { bed.shutdown() }
+        let c = Cluster(bed: bed)
+
+        // Every machine is registered, with the IP and metadata from its user-data.
+        let machines = try c.fleetctl(["list-machines", "--no-legend"])
+        #expect(machines.succeeded, "\(machines)")
+        #expect(machines.stdout.split(separator: "\n").count == 4, "\(machines.stdout)")
+        #expect(machines.stdout.contains("role=worker"))
+        #expect(machines.stdout.contains("member=kv2,role=kv"))
+
+        // A unit started through the API runs in real systemd on the machine the scheduler chose.
+        try c.writeUnit("hello.service", """
+            [Unit]
+            Description=hello
+            [Service]
+            ExecStart=/bin/sleep infinity
+            [X-Fleet]
+            MachineMetadata=role=kv
+
+            """)
+        let started = ContinuousClock.now
+        let start = try c.fleetctl(["start", "/root/units/hello.service"])
+        #expect(start.succeeded, "\(start)")
+        #expect(start.stdout.contains("Unit hello.service launched on"), "\(start.stdout)")
+        print("fleetctl start hello.service returned after \(ContinuousClock.now - started)")
+        var hosts = try c.activeUnits()["hello.service"] ?? []
+        #expect(hosts.count == 1)
+        let helloIP = try #require(hosts.first)
+        let helloHost = try #require(c.machine(at: helloIP))
+        #expect(c.systemdActive("hello.service", on: helloHost))
+        #expect(helloHost.name != c.worker.name, "MachineMetadata=role=kv kept it off the worker")
+
+        // Constraints: metadata pins to the worker, Conflicts spreads instances, Global runs everywhere.
+        try c.writeUnit("pinned.service", "[Service]\nExecStart=/bin/sleep infinity\n[X-Fleet]\nMachineMetadata=role=worker\n")
+        try c.writeUnit("web@.service", "[Service]\nExecStart=/bin/sleep infinity\n[X-Fleet]\nConflicts=web@*.service\n")
+        try c.writeUnit("monitor.service", "[Service]\nExecStart=/bin/sleep infinity\n[X-Fleet]\nGlobal=true\n")
+        let more = try c.fleetctl(["start", "/root/units/pinned.service", "/root/units/web@1.service",
+                                   "/root/units/web@2.service", "/root/units/web@3.service", "/root/units/monitor.service"])
+        #expect(more.succeeded, "\(more)")
+        #expect(try Self.eventually(30) {
+            let units = try c.activeUnits()
+            return units["pinned.service"]?.count == 1 && units["monitor.service"]?.count == 4
+                && (1...3).allSatisfy { units["web@\($0).service"]?.count == 1 }
+        })
+        let units = try c.activeUnits()
+        #expect(units["pinned.service"] == [c.worker.address])
+        let webHosts = Set((1...3).compactMap { units["web@\($0).service"]?.first })
+        #expect(webHosts.count == 3, "Conflicts=web@*.service put instances on distinct machines: \(units)")
+        for m in bed.machines { #expect(c.systemdActive("monitor.service", on: m), "global unit on \(m.name)") }
+
+        // Killing fleetd (and with it the KV member in the same process) stops nothing: systemd
+        // restarts fleetd, which adopts the running units without restarting them.
+        let pidBefore = try c.mainPID("hello.service", on: helloHost)
+        let kill = try bed.run(on: helloHost, ["systemctl", "kill", "--signal=SIGKILL", "--kill-whom=main", "fleetd.service"])
+        #expect(kill.succeeded, "\(kill)")
+        #expect(try Self.eventually(30) {
+            let restarts = try bed.run(on: helloHost, ["systemctl", "show", "-p", "NRestarts", "--value", "fleetd.service"]).stdout
+            let active = try bed.run(on: helloHost, ["systemctl", "is-active", "--quiet", "fleetd.service"]).succeeded
+            return restarts.trimmingCharacters(in: .whitespacesAndNewlines) != "0" && active
+        }, "systemd restarted fleetd (Restart=on-failure, Type=notify)")
+        usleep(3_000_000)
+        let pidAfter = try c.mainPID("hello.service", on: helloHost)
+        #expect(pidAfter == pidBefore, "hello.service was not restarted")
+        #expect(c.systemdActive("hello.service", on: helloHost))
+
+        // Freezing the engine leader (SIGSTOP: it neither renews its lease nor resigns) lets another
+        // engine schedule within the lease TTL. fleetctl runs on a machine that is not frozen.
+        let leaderLookup = try c.engineLeaderIP()
+        let leaderIP = try #require(leaderLookup)
+        let leader = try #require(c.machine(at: leaderIP))
+        let client = try #require(bed.machines.first { $0.name != leader.name })
+        _ = try bed.run(on: leader, ["systemctl", "kill", "--signal=SIGSTOP", "--kill-whom=main", "fleetd.service"])
+        let frozenAt = ContinuousClock.now
+        let late = try bed.run(on: client, ["bash", "-c",
+            "mkdir -p /root/units && printf '[Service]\\nExecStart=/bin/sleep infinity\\n' > /root/units/late.service && fleetctl start --no-block /root/units/late.service"])
+        #expect(late.succeeded, "\(late)")
+        #expect(try Self.eventually(45) {
+            let out = try bed.run(on: client, ["fleetctl", "list-units", "--no-legend", "--fields", "unit,active"]).stdout
+            return out.split(separator: "\n").contains { $0.hasPrefix("late.service") && $0.hasSuffix("active") }
+        }, "a new engine leader scheduled late.service")
+        print("engine leader frozen: late.service active after \(ContinuousClock.now - frozenAt)")
+        _ = try bed.run(on: leader, ["systemctl", "kill", "--signal=SIGCONT", "--kill-whom=main", "fleetd.service"])
+        #expect(Self.eventually(30) { (try? c.fleetctl(["list-machines", "--no-legend"]).stdout.split(separator: "\n").count) == 4 },
+                "the thawed machine is back")
+
+        // Killing a machine moves its units.
+        hosts = try c.activeUnits()["hello.service"] ?? []
+        let victimIP = try #require(hosts.first)
+        let victim = try #require(c.machine(at: victimIP))
+        let killedAt = ContinuousClock.now
+        try bed.kill(victim)
+        #expect(try Self.eventually(60) {
+            let now = try c.activeUnits()["hello.service"] ?? []
+            return now.count == 1 && now[0] != victim.address
+        }, "hello.service ran elsewhere after its machine was killed")
+        print("machine killed: hello.service active elsewhere after \(ContinuousClock.now - killedAt)")
+        let newIP = try #require(try c.activeUnits()["hello.service"]?.first)
+        let newHost = try #require(c.machine(at: newIP))
+        #expect(c.systemdActive("hello.service", on: newHost))
+    }
+}
