@@ -31,3 +31,14 @@ public struct FleetAPIConfiguration: Sendable {
         self.forwardTimeout = forwardTimeout
     }
 }
+
+extension FleetAPIConfiguration {
+    /// fleetd's API: fleet.conf's `token_limit`, this machine's ID, its systemd and journal for status
+    /// and journal requests, and forwarding to the other machines' fleetds.
+    public init(config: FleetConfig, machine: MachineState, bus: BusAddress = .automatic,
+                forwardClient: HTTPClient = HTTPClient()) {
+        self.init(
+            tokenLimit: UInt16(clamping: config.tokenLimit), localMachineID: machine.id,
+            inspector: SystemdUnitInspector(machineID: machine.id, address: bus), forwardClient: forwardClient)
+    }
+}

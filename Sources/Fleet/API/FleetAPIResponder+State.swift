@@ -21,13 +21,20 @@ extension FleetAPIResponder {
         return APIJSON.response(.ok, first)
     }
 
-    /// Published states sorted by unit name, then machine ID.
+    /// Published states sorted by unit name, then machine ID, of present machines only: a dead
+    /// machine's records live on until their TTL (`agent_ttl`) runs out, and fleet listed its units
+    /// as still active there meanwhile, after the engine had already moved them.
     private func unitStates(_ unit: String?) async throws(APIServerError) -> [APIUnitState] {
         let all = try await registryCall("list_unit_states") { () async throws(RegistryError) in
             try await registry.unitStates(unit)
         }
+        let present = Set(try await registryCall("list_machines") { () async throws(RegistryError) in
+            try await registry.machines()
+        }.map(\.id))
         return all.keys.sorted().flatMap { name in
-            all[name]!.keys.sorted().map { machine in APIUnitState(unit: name, machineID: machine, all[name]![machine]!) }
+            all[name]!.keys.sorted().filter(present.contains).map { machine in
+                APIUnitState(unit: name, machineID: machine, all[name]![machine]!)
+            }
         }
     }
 }

@@ -22,15 +22,30 @@ extension FleetAPIResponder {
 
     /// One unit with its current state; nil when absent; 500 naming the record when it is unreadable.
     func resolvedUnit(_ name: String) async throws(APIServerError) -> ResolvedUnit? {
+        switch try await lookUpUnit(name) {
+        case .absent: return nil
+        case .found(let unit): return unit
+        case .unreadable(let problem): throw APIServerError(.internalServerError, problem.description)
+        }
+    }
+
+    enum UnitLookup {
+        case absent
+        case found(ResolvedUnit)
+        /// The job object exists but the unit cannot be read (the problem says which record).
+        case unreadable(RegistryError)
+    }
+
+    func lookUpUnit(_ name: String) async throws(APIServerError) -> UnitLookup {
         let listing = try await registryCall("read_unit") { () async throws(RegistryError) in
             try await registry.unitListing(only: name)
         }
-        guard listing.names.contains(name) else { return nil }
+        guard listing.names.contains(name) else { return .absent }
         let read = try await registryCall("read_unit") { () async throws(RegistryError) in
             try await registry.resolveUnits(listing, names: [name])
         }
-        if let unit = read.units.first { return unit }
-        throw APIServerError(.internalServerError, read.problems.first?.description ?? "unit \(name) is unreadable")
+        if let unit = read.units.first { return .found(unit) }
+        return .unreadable(read.problems.first ?? .corruptRecord(key: registry.keys.jobObject(name), reason: "unreadable"))
     }
 
     func destroyUnit(_ name: String) async throws(APIServerError) -> HTTPResponse {
@@ -56,10 +71,22 @@ extension FleetAPIResponder {
         let desired = try desiredState(body.desiredState)
         if let desired { try validated { () throws(UnitValidationError) in try desired.validate(for: unitName) } }
 
-        guard let existing = try await resolvedUnit(name) else {
+        let existing: ResolvedUnit
+        switch try await lookUpUnit(name) {
+        case .absent:
             let unit = try await newUnit(unitName, options: body.options, desired: desired ?? .inactive)
             try await registryCall("create_unit") { () async throws(RegistryError) in try await registry.createUnit(unit) }
             return APIJSON.empty(.created)
+        case .unreadable(.invalidUnit(_, .invalidDesiredState)) where desired != nil && body.options.isEmpty:
+            // Repairs a unit whose desired state fleet's bug 6 poisoned: its contents are fine.
+            try await registryCall("set_desired_state") { () async throws(RegistryError) in
+                try await registry.writeDesiredState(name, desired!)
+            }
+            return APIJSON.empty(.noContent)
+        case .unreadable(let problem):
+            throw APIServerError(.internalServerError, problem.description)
+        case .found(let unit):
+            existing = unit
         }
         guard let desired else { throw .conflict("must provide desiredState to update existing unit \(name)") }
         if !body.options.isEmpty {

@@ -12,9 +12,20 @@ public enum KVMemberError: Error, CustomStringConvertible {
     case notInInitialCluster(name: String)
     case joinFailed(String)
     case listen(String)
+    /// Discovery bootstrap failed; `url` is the discovery URL (the token).
+    case discovery(DiscoveryError, url: String)
 
     public var description: String {
         switch self {
+        case .discovery(let e, let url):
+            var lines = ["failed to join discovery cluster (\(e))"]
+            if case .fullCluster = e {
+                lines.append("discovery token \(url) was used, but failed to bootstrap the cluster.")
+                lines.append("please generate a new discovery token and try to bootstrap again.")
+            } else {
+                lines += e.advice
+            }
+            return lines.joined(separator: "\n")
         case .storage(let e): return e.description
         case .notInInitialCluster(let name):
             return "member \(name) is not listed in --initial-cluster; add \(name)=<its peer URL> to it"

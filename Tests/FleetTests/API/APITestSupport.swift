@@ -79,11 +79,14 @@ final class FakeInspector: LocalUnitInspector {
     let machine: String
     private let followers = Mutex<[AsyncThrowingStream<String, any Error>.Continuation]>([])
     private let calls = Mutex<[String]>([])
+    private let ended = Mutex(0)
 
     init(machine: String) { self.machine = machine }
 
     var requests: [String] { calls.withLock { $0 } }
     var followerCount: Int { followers.withLock { $0.count } }
+    /// Followed journals whose reader went away (the server stopped consuming them).
+    var endedFollowers: Int { ended.withLock { $0 } }
 
     func status(_ unit: String) async throws -> String {
         calls.withLock { $0.append("status \(unit)") }
@@ -96,6 +99,7 @@ final class FakeInspector: LocalUnitInspector {
         let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
         for i in 0..<lines { continuation.yield("\(machine) \(unit) line \(i)") }
         if follow {
+            continuation.onTermination = { _ in self.ended.withLock { $0 += 1 } }
             followers.withLock { $0.append(continuation) }
         } else {
             continuation.finish()

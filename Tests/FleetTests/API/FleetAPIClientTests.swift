@@ -31,6 +31,12 @@ import TestSupport
                            inspector: inspector, client: client)
         }
 
+        /// Creates a launched unit scheduled on this server's machine (m1).
+        func launchHere(_ name: String) async throws {
+            try await client.createUnit(APIUnit(name: name, options: FleetAPIClientTests.options, desiredState: "launched"))
+            try await registry.schedule(name, on: "m1")
+        }
+
         func stop() async {
             await server.shutdown()
             _ = try? ChildProcess.run(["rm", "-rf", directory])
@@ -73,6 +79,7 @@ import TestSupport
         }
 
         let record = UnitStateRecord(loadState: "loaded", activeState: "active", subState: "running", machineState: nil, unitHash: "h")
+        try await f.registry.createMachine(MachineState(id: "m2"), ttl: 60)
         try await f.registry.publishUnitState("a.service", machineID: "m2", record, ttl: 60)
         try await f.registry.publishUnitState("a.service", machineID: "m1", record, ttl: 60)
         #expect(try await api.unitStates(machineID: nil, unitName: nil).map(\.machineID) == ["m1", "m2"])
@@ -145,8 +152,7 @@ import TestSupport
     @Test func journalFollowStreamsLinesAsTheyArrive() async throws {
         let f = try await Fixture.start()
         defer { Task { await f.stop() } }
-        try await f.client.createUnit(APIUnit(name: "a.service", options: Self.options, desiredState: "launched"))
-        try await f.registry.schedule("a.service", on: "m1")
+        try await f.launchHere("a.service")
         let lines = try await f.client.journal("a.service", machineID: nil, lines: 1, follow: true)
         var iterator = lines.makeAsyncIterator()
         #expect(try await iterator.next() == "m1 a.service line 0")
@@ -160,6 +166,23 @@ import TestSupport
             try await f.client.createUnit(APIUnit(name: "b.service", options: Self.options, desiredState: "launched"))
             _ = try await f.client.journal("b.service", machineID: nil, lines: 1, follow: true)
         }
+    }
+
+    @Test func stoppingAFollowReleasesTheServersJournalReader() async throws {
+        let f = try await Fixture.start()
+        defer { Task { await f.stop() } }
+        try await f.launchHere("a.service")
+        let lines = try await f.client.journal("a.service", machineID: nil, lines: 0, follow: true)
+        let reader = Task {
+            var count = 0
+            for try await _ in lines { count += 1 }
+            return count
+        }
+        #expect(await eventually { f.inspector.followerCount == 1 })
+        #expect(f.inspector.endedFollowers == 0)
+        reader.cancel()
+        _ = try? await reader.value
+        #expect(await eventually { f.inspector.endedFollowers == 1 })
     }
 
     @Test func endpointsAreCheckedUpFront() {

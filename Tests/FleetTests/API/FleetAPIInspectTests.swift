@@ -1,6 +1,7 @@
 import KV
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 import TestSupport
 @testable import Fleet
@@ -120,24 +121,32 @@ import TestSupport
         let (head, body) = try await client.stream(.GET, via1, Self.path + "/journal?lines=1&follow=true", connectTimeout: 5)
         #expect(head.status == .ok)
         #expect(head.headers.first(name: "Transfer-Encoding") == "chunked")
-        var received = ""
-        var iterator = body.makeAsyncIterator()
-        let pusher = Task {
-            // Push until the follower on m2 exists and the test has seen the line (bounded).
-            for _ in 0..<500 {
-                if remote.followerCount > 0 { remote.push("pushed line") }
-                try await Task.sleep(for: .milliseconds(10))
-            }
+        let received = Received()
+        let reader = Task {
+            for try await chunk in body { received.append(String(buffer: chunk)) }
         }
-        defer { pusher.cancel() }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !received.contains("pushed line\n"), ContinuousClock.now < deadline {
-            guard var chunk = try await iterator.next() else { break }
-            received += chunk.readString(length: chunk.readableBytes) ?? ""
+        var pushes = 0
+        while !received.text.contains("pushed line\n"), pushes < 500 {
+            if remote.followerCount > 0 { remote.push("pushed line") }
+            pushes += 1
+            try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(received.hasPrefix("m2 hello.service line 0\n"))
-        #expect(received.contains("pushed line\n"))
+        #expect(received.text.hasPrefix("m2 hello.service line 0\n"))
+        #expect(received.text.contains("pushed line\n"))
         #expect(remote.requests.last == "journal hello.service 1 true")
+
+        // Hanging up on m1 ends the relay, which hangs up on m2, which stops reading the journal.
+        #expect(remote.endedFollowers == 0)
+        reader.cancel()
+        _ = try? await reader.value
+        #expect(await eventually { remote.endedFollowers == 1 })
+    }
+
+    /// Text collected by a reading task.
+    final class Received: Sendable {
+        private let value = Mutex("")
+        func append(_ text: String) { value.withLock { $0 += text } }
+        var text: String { value.withLock { $0 } }
     }
 
     @Test func forwardedRequestsAreNeverForwardedAgain() async throws {

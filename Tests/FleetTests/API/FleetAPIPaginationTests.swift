@@ -145,7 +145,11 @@ import Testing
                                          machineState: MachineState(id: machine), unitHash: "h-\(unit)")
             try await registry.publishUnitState(unit, machineID: machine, record, ttl: 60)
         }
+        // Only the states of present machines are listed.
+        try await registry.createMachine(MachineState(id: "m1"), ttl: 60)
+        try await registry.createMachine(MachineState(id: "m2"), ttl: 60)
         try await publish("b.service", "m2", "running")
+        try await publish("gone.service", "m9", "running")
         try await publish("a.service", "m2", "running")
         try await publish("a.service", "m1", "exited")
         let page1 = try await APITest.call(api, .GET, "/fleet/v1/state")

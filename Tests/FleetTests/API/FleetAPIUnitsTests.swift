@@ -129,6 +129,23 @@ import Testing
         #expect(try await APITest.call(api, .GET, "/fleet/v1/units").body.contains("a.service"))
     }
 
+    @Test func aDesiredStatePoisonedByFleetIsReportedAndRepairable() async throws {
+        let (registry, _) = APITest.registry()
+        let api = APITest.responder(registry)
+        _ = try await APITest.call(api, .PUT, "/fleet/v1/units/a.service", json: APITest.putBody())
+        // What fleet v1.0.0 wrote for `"desiredState":"running"` (its bug 6).
+        try await registry.store.set(registry.keys.jobTargetState("a.service"), value: "running")
+        var answer = try await APITest.call(api, .GET, "/fleet/v1/units/a.service")
+        #expect(answer.status == 500)
+        #expect(answer.body.contains(#"stored unit a.service is invalid: invalid desiredState \"running\""#))
+        #expect(try await APITest.call(api, .GET, "/fleet/v1/units").body == "{}")
+        answer = try await APITest.call(api, .PUT, "/fleet/v1/units/a.service", json: APITest.putBody(desired: "loaded", options: nil))
+        #expect(answer.status == 204)
+        answer = try await APITest.call(api, .GET, "/fleet/v1/units/a.service")
+        #expect(answer.status == 200)
+        #expect(answer.body.contains(#""desiredState":"loaded""#))
+    }
+
     @Test func templatesCannotBeActivatedAndInstancesComeFromTheTemplate() async throws {
         let (registry, _) = APITest.registry()
         let api = APITest.responder(registry)

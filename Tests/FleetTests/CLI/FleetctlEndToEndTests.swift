@@ -109,7 +109,7 @@ import TestSupport
             logPath: f.directory + "/journal.log", environment: ["PATH": "/usr/bin:/bin"])
         defer { journal.kill() }
         #expect(await eventually(10) { f.inspector.followerCount == 1 }, "\(journal.log())")
-        #expect(journal.log().contains("m1 hello.service line 0\n"))
+        #expect(await eventually(10) { journal.log().contains("m1 hello.service line 0\n") }, "\(journal.log())")
         f.inspector.push("live line 1")
         #expect(await eventually(10) { journal.log().contains("live line 1\n") }, "\(journal.log())")
         #expect(journal.isRunning, "--follow keeps streaming")
