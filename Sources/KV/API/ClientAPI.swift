@@ -56,6 +56,10 @@ public struct ClientAPI: HTTPResponder {
             return json(.ok, backend.store.stats.json)
         case (.GET, "/metrics"):
             return HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4", text: metricsText())
+        case (.GET, "/debug/store-hash"):
+            // Not etcd's: lets a fault run compare members' stores at the same applied index.
+            let (index, hash) = backend.store.indexedHash()
+            return json(.ok, #"{"index":\#(index),"hash":"\#(String(hash, radix: 16))"}"#)
         default:
             return nil
         }
@@ -71,7 +75,8 @@ public struct ClientAPI: HTTPResponder {
             return await health()
         }
         if path == "/v2/members" || path.hasPrefix("/v2/members/") { return await membersWrite(request) }
-        if ["/version", "/v2/machines", "/v2/stats/self", "/v2/stats/leader", "/v2/stats/store", "/metrics"].contains(path) {
+        if ["/version", "/v2/machines", "/v2/stats/self", "/v2/stats/leader", "/v2/stats/store", "/metrics",
+            "/debug/store-hash"].contains(path) {
             return methodNotAllowed("GET")
         }
         return HTTPResponse(status: .notFound, contentType: "text/plain; charset=utf-8", text: "404 page not found\n")

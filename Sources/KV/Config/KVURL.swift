@@ -17,6 +17,12 @@ public struct KVURL: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// Where a listener for this URL binds: TCP for `http(s)`; for `unix(s)`, as etcd does, a Unix
+    /// socket whose file name is `host:port`, relative to the working directory.
+    public var listenAddress: HTTPListenAddress {
+        scheme.hasPrefix("unix") ? .unix(path: "\(host):\(port)") : .tcp(host: host, port: port)
+    }
+
     /// Parses one URL; the error string is a reason suitable for `KVConfigError.invalidURL`.
     public static func parse(_ text: String) -> Result<KVURL, KVURLParseError> {
         let trimmed = text.kvTrimmed

@@ -215,9 +215,20 @@ extension KVMember {
 
     /// Points the transport at every recorded member but this one.
     func refreshPeers() {
+        let members = MembershipRecords.members(in: store)
+        // A joining member's store is empty until the leader's log reaches it; until then it keeps
+        // the peers it learnt when joining, or it could never answer the leader.
+        guard !members.isEmpty else { return }
         var peers: [UInt64: [String]] = [:]
-        for m in MembershipRecords.members(in: store) where m.id != memberID { peers[m.id] = m.peerURLs }
+        for m in members where m.id != memberID { peers[m.id] = m.peerURLs }
         guard peers != knownPeers else { return }
+        knownPeers = peers
+        transport.setPeers(peers.mapValues { $0.compactMap(HTTPEndpoint.init(url:)) })
+    }
+
+    /// Peers known before the store holds any membership record: the cluster a joining member
+    /// asked for its members (etcd seeds its transport the same way).
+    func seedPeers(_ peers: [UInt64: [String]]) {
         knownPeers = peers
         transport.setPeers(peers.mapValues { $0.compactMap(HTTPEndpoint.init(url:)) })
     }

@@ -38,6 +38,7 @@ extension KVMember {
         let advertisedPeers = config.initialAdvertisePeerURLs.map(\.description)
         var raft = recovered.raft
         let identity: MemberIdentity
+        var joinedPeers: [UInt64: [String]] = [:]
         if let existing = recovered.identity {
             identity = existing
             logger.info("restarting member", metadata: ["member": "\(MemberInfo.hex(existing.memberID))",
@@ -75,7 +76,7 @@ extension KVMember {
                                                                   "cluster": "\(MemberInfo.hex(identity.clusterID))"])
         } else {
             do {
-                identity = try await join(config: config, advertisedPeers: advertisedPeers)
+                (identity, joinedPeers) = try await join(config: config, advertisedPeers: advertisedPeers)
                 try storage.claim(identity, recovered: nil)
             } catch let error as MemberStorageError {
                 storage.close()
@@ -98,12 +99,12 @@ extension KVMember {
         var clientServers: [HTTPServer] = []
         do {
             for url in config.listenPeerURLs {
-                peerServers.append(try await HTTPServer.start(address: .tcp(host: url.host, port: url.port),
+                peerServers.append(try await HTTPServer.start(address: url.listenAddress,
                                                               responder: PeerAPI(receiver: receiver, member: member),
                                                               maxBodySize: 1 << 30))
             }
             for url in config.listenClientURLs {
-                clientServers.append(try await HTTPServer.start(address: .tcp(host: url.host, port: url.port),
+                clientServers.append(try await HTTPServer.start(address: url.listenAddress,
                                                                 responder: ClientAPI(backend: member),
                                                                 maxBodySize: KeysRequestParser.defaultMaxValueSize + 64 * 1024))
             }
@@ -113,6 +114,7 @@ extension KVMember {
             throw KVMemberError.listen("\(error)")
         }
         member.queue.sync {
+            if !joinedPeers.isEmpty { member.seedPeers(joinedPeers) }
             member.refreshPeers()
             member.startTicking()
         }
@@ -121,8 +123,9 @@ extension KVMember {
     }
 
     /// Finds this member's ID and the cluster ID from the members of an existing cluster, which
-    /// must have added it already (`etcdctl member add`).
-    static func join(config: KVConfig, advertisedPeers: [String]) async throws -> MemberIdentity {
+    /// must have added it already (`etcdctl member add`), and the other members' peer URLs: the new
+    /// member needs them to answer the leader before its own store has caught up.
+    static func join(config: KVConfig, advertisedPeers: [String]) async throws -> (MemberIdentity, [UInt64: [String]]) {
         let client = HTTPClient()
         defer { client.shutdown() }
         var reasons: [String] = []
@@ -137,12 +140,14 @@ extension KVMember {
                         reasons.append("\(url): unexpected answer \(r.status.code)")
                         continue
                     }
+                    var me: UInt64?
+                    var others: [UInt64: [String]] = [:]
                     for item in list {
-                        let urls = Set(item["peerURLs"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-                        if !urls.isDisjoint(with: mine), let id = item["id"]?.stringValue.flatMap({ UInt64($0, radix: 16) }) {
-                            return MemberIdentity(memberID: id, clusterID: cluster)
-                        }
+                        let urls = item["peerURLs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                        guard let id = item["id"]?.stringValue.flatMap({ UInt64($0, radix: 16) }) else { continue }
+                        if !Set(urls).isDisjoint(with: mine) { me = id } else { others[id] = urls }
                     }
+                    if let me { return (MemberIdentity(memberID: me, clusterID: cluster), others) }
                     throw KVMemberError.joinFailed("the cluster at \(url) has no member with peer URLs \(advertisedPeers.joined(separator: ",")); "
                         + "add it first with etcdctl member add \(config.name) \(advertisedPeers.first ?? "")")
                 } catch let error as KVMemberError {

@@ -150,6 +150,13 @@ public final class Store: Sendable {
     /// FNV-1a of `snapshot()`: equal on members that applied the same log prefix.
     public func hash() -> UInt64 { fnv1a64(snapshot()) }
 
+    /// The current index and `hash()` taken under one lock, so the two belong together: members
+    /// that report the same index must report the same hash (the fault suite's divergence check).
+    public func indexedHash() -> (index: UInt64, hash: UInt64) {
+        let bytes = state.withLock { ($0.currentIndex, StoreSnapshot.encode($0)) }
+        return (bytes.0, fnv1a64(bytes.1))
+    }
+
     // MARK: - Locking
 
     /// Finishes completed watcher streams outside the lock (finishing runs `onTermination`, which

@@ -159,6 +159,13 @@ private func failure(_ args: [String], env: [String: String] = [:]) -> KVConfigE
         #expect(config.advertiseClientURLs[0].scheme == "https")
     }
 
+    @Test func unixURLsListenOnASocketNamedHostColonPort() throws {
+        let (config, _) = try run(["--listen-client-urls", "http://127.0.0.1:2379,unix://kv-client:2379",
+                                   "--advertise-client-urls", "http://127.0.0.1:2379"])
+        #expect(config.listenClientURLs.map(\.listenAddress) == [.tcp(host: "127.0.0.1", port: 2379),
+                                                                 .unix(path: "kv-client:2379")])
+    }
+
     @Test(arguments: [
         ("http://10.0.0.1", "URL address does not have the form \"host:port\""),
         ("http://10.0.0.1:2379/", "URL must not contain a path"),
