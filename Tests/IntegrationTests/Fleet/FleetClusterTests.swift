@@ -106,7 +106,8 @@ import TestSupport
         print("fleetctl start hello.service returned after \(ContinuousClock.now - started)")
         var hosts = try c.activeUnits()["hello.service"] ?? []
         #expect(hosts.count == 1)
-        let helloHost = try #require(c.machine(at: try #require(hosts.first)))
+        let firstHost = try #require(hosts.first)
+        let helloHost = try #require(c.machine(at: firstHost))
         #expect(c.systemdActive("hello.service", on: helloHost))
         #expect(helloHost.name != c.worker.name, "MachineMetadata=role=kv kept it off the worker")
 
@@ -117,7 +118,7 @@ import TestSupport
         let more = try c.fleetctl(["start", "/root/units/pinned.service", "/root/units/web@1.service",
                                    "/root/units/web@2.service", "/root/units/web@3.service", "/root/units/monitor.service"])
         #expect(more.succeeded, "\(more)")
-        #expect(Self.eventually(30) {
+        #expect(try Self.eventually(30) {
             let units = try c.activeUnits()
             return units["pinned.service"]?.count == 1 && units["monitor.service"]?.count == 4
                 && (1...3).allSatisfy { units["web@\($0).service"]?.count == 1 }
@@ -133,10 +134,10 @@ import TestSupport
         let pidBefore = try c.mainPID("hello.service", on: helloHost)
         let kill = try bed.run(on: helloHost, ["systemctl", "kill", "--signal=SIGKILL", "--kill-whom=main", "fleetd.service"])
         #expect(kill.succeeded, "\(kill)")
-        #expect(Self.eventually(30) {
+        #expect(try Self.eventually(30) {
             let restarts = try bed.run(on: helloHost, ["systemctl", "show", "-p", "NRestarts", "--value", "fleetd.service"]).stdout
-            return restarts.trimmingCharacters(in: .whitespacesAndNewlines) != "0"
-                && (try bed.run(on: helloHost, ["systemctl", "is-active", "--quiet", "fleetd.service"]).succeeded)
+            let active = try bed.run(on: helloHost, ["systemctl", "is-active", "--quiet", "fleetd.service"]).succeeded
+            return restarts.trimmingCharacters(in: .whitespacesAndNewlines) != "0" && active
         }, "systemd restarted fleetd (Restart=on-failure, Type=notify)")
         usleep(3_000_000)
         #expect(try c.mainPID("hello.service", on: helloHost) == pidBefore, "hello.service was not restarted")
@@ -152,7 +153,7 @@ import TestSupport
         let late = try bed.run(on: client, ["bash", "-c",
             "mkdir -p /root/units && printf '[Service]\\nExecStart=/bin/sleep infinity\\n' > /root/units/late.service && fleetctl start --no-block /root/units/late.service"])
         #expect(late.succeeded, "\(late)")
-        #expect(Self.eventually(45) {
+        #expect(try Self.eventually(45) {
             let out = try bed.run(on: client, ["fleetctl", "list-units", "--no-legend", "--fields", "unit,active"]).stdout
             return out.split(separator: "\n").contains { $0.hasPrefix("late.service") && $0.hasSuffix("active") }
         }, "a new engine leader scheduled late.service")
@@ -163,15 +164,17 @@ import TestSupport
 
         // Killing a machine moves its units.
         hosts = try c.activeUnits()["hello.service"] ?? []
-        let victim = try #require(c.machine(at: try #require(hosts.first)))
+        let victimAddress = try #require(hosts.first)
+        let victim = try #require(c.machine(at: victimAddress))
         let killedAt = ContinuousClock.now
         try bed.kill(victim)
-        #expect(Self.eventually(60) {
+        #expect(try Self.eventually(60) {
             let now = try c.activeUnits()["hello.service"] ?? []
             return now.count == 1 && now[0] != victim.address
         }, "hello.service ran elsewhere after its machine was killed")
         print("machine killed: hello.service active elsewhere after \(ContinuousClock.now - killedAt)")
-        let newHost = try #require(c.machine(at: try #require(try c.activeUnits()["hello.service"]?.first)))
+        let newAddress = try #require(try c.activeUnits()["hello.service"]?.first)
+        let newHost = try #require(c.machine(at: newAddress))
         #expect(c.systemdActive("hello.service", on: newHost))
     }
 }
