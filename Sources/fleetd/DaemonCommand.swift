@@ -43,7 +43,7 @@ enum DaemonCommand {
         let activation = try SocketActivation.fromEnvironment(environment)
         activation.adopt()
         let listeners = try apiListeners(config: config, activation: activation)
-        let machine = try MachineIdentity.local(config: config)
+        var machine = try MachineIdentity.local(config: config)
 
         // The store: an in-process KV member when this machine is one, else the configured servers.
         let member: KVMember.Running?
@@ -74,11 +74,12 @@ enum DaemonCommand {
             throw FleetDaemonError.systemd("\(error)")
         }
         let units = SystemdUnitManager(systemd: systemd, unitsDirectory: config.unitsDirectory)
+        machine.apiURL = advertisedAPIURL(config: config, machine: machine, listeners: listeners)
 
         let daemon = try await FleetDaemon.start(
             FleetDaemon.Parts(
                 config: config, machine: machine, store: store, units: units, apiListeners: listeners,
-                makeAPI: nil),
+                makeAPI: FleetDaemon.standardAPI(config: config)),
             logger: logger)
         _ = try? notifier.ready(status: "serving; machine \(machine.shortID)" + (member == nil ? "" : " (KV member)"))
         let kvMember = member?.member

@@ -54,6 +54,8 @@ public enum FleetAPIError: Error, Hashable, Sendable, CustomStringConvertible {
         case .timedOut(let endpoint, let seconds):
             return "fleet API at \(endpoint) did not answer within \(seconds) s (--request-timeout)"
         case .badResponse(let endpoint, let reason): return "unexpected answer from \(endpoint): \(reason)"
+        case .invalidEndpoint(let url) where url.lowercased().hasPrefix("https://"):
+            return "invalid endpoint \"\(url)\": TLS endpoints are not supported yet; use unix:///path or http://host:port"
         case .invalidEndpoint(let url):
             return "invalid endpoint \"\(url)\": expected unix:///path or http://host:port"
         }

@@ -98,8 +98,10 @@ public struct RegistryUnit: Hashable, Sendable {
 /// `machines/<id>/object`: a machine's presence record, in fleet's JSON
 /// (`{"ID","PublicIP","Metadata","Capabilities","Version"}`).
 ///
-/// Two optional fields are ours and omitted when nil (fleet ignores unknown fields): `Hostname`
-/// (for the `%H` specifier) and `Capacity` (a cap on the units the scheduler places there).
+/// Three optional fields are ours and omitted when nil (fleet ignores unknown fields): `Hostname`
+/// (for the `%H` specifier), `Capacity` (a cap on the units the scheduler places there) and `APIURL`
+/// (where this machine's fleetd serves the HTTP API over TCP, so other fleetds can forward unit
+/// status and journal requests to the agent that runs the unit).
 public struct MachineState: Hashable, Sendable, Codable {
     public var id: String
     public var publicIP: String
@@ -108,10 +110,12 @@ public struct MachineState: Hashable, Sendable, Codable {
     public var version: String
     public var hostname: String?
     public var capacity: Int?
+    /// `http://host:port` of this machine's TCP API listener, when it has one.
+    public var apiURL: String?
 
     public init(
         id: String, publicIP: String = "", metadata: [String: String]? = nil, capabilities: [String: Bool]? = nil,
-        version: String = "", hostname: String? = nil, capacity: Int? = nil
+        version: String = "", hostname: String? = nil, capacity: Int? = nil, apiURL: String? = nil
     ) {
         self.id = id
         self.publicIP = publicIP
@@ -120,6 +124,7 @@ public struct MachineState: Hashable, Sendable, Codable {
         self.version = version
         self.hostname = hostname
         self.capacity = capacity
+        self.apiURL = apiURL
     }
 
     /// fleet's short ID: the first 8 characters.
@@ -139,7 +144,7 @@ public struct MachineState: Hashable, Sendable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case id = "ID", publicIP = "PublicIP", metadata = "Metadata", capabilities = "Capabilities"
-        case version = "Version", hostname = "Hostname", capacity = "Capacity"
+        case version = "Version", hostname = "Hostname", capacity = "Capacity", apiURL = "APIURL"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -151,6 +156,7 @@ public struct MachineState: Hashable, Sendable, Codable {
         version = try c.decodeIfPresent(String.self, forKey: .version) ?? ""
         hostname = try c.decodeIfPresent(String.self, forKey: .hostname)
         capacity = try c.decodeIfPresent(Int.self, forKey: .capacity)
+        apiURL = try c.decodeIfPresent(String.self, forKey: .apiURL)
     }
 
     /// Encodes fleet's fields; nil Metadata/Capabilities become `null` as fleet writes them.
@@ -163,6 +169,7 @@ public struct MachineState: Hashable, Sendable, Codable {
         try c.encode(version, forKey: .version)
         try c.encodeIfPresent(hostname, forKey: .hostname)
         try c.encodeIfPresent(capacity, forKey: .capacity)
+        try c.encodeIfPresent(apiURL, forKey: .apiURL)
     }
 }
 

@@ -6,15 +6,8 @@ extension Registry {
     /// half-finished create never gets scheduled.
     public func createUnit(_ unit: RegistryUnit) async throws(RegistryError) {
         let name = unit.name.rawValue
-        let blob = try encode(unit.blob, key: keys.unitBlob(unit.hash))
         let object = try encode(unit.jobObject, key: keys.jobObject(name))
-        do {
-            try await store.set(keys.unitBlob(unit.hash), value: blob, ttl: nil, condition: .mustNotExist)
-        } catch StoreClientError.keyExists {
-            // Same hash, same content: shared with a template or an identical unit.
-        } catch {
-            throw wrap(error, "store contents of unit \(name)")
-        }
+        try await storeBlob(of: unit)
         do {
             try await store.set(keys.jobObject(name), value: object, ttl: nil, condition: .mustNotExist)
         } catch StoreClientError.keyExists {
@@ -23,10 +16,44 @@ extension Registry {
         } catch {
             throw wrap(error, "create unit \(name)")
         }
+        try await writeDesiredState(name, unit.desiredState)
+    }
+
+    /// Replaces the contents of an existing unit (fleet's `--replace`, an API `PUT` whose options hash
+    /// differently): stores the new blob, rewrites `job/<u>/object` only if it still exists, then sets
+    /// the desired state. The agent sees the new hash and reloads the unit.
+    public func replaceUnit(_ unit: RegistryUnit) async throws(RegistryError) {
+        let name = unit.name.rawValue
+        let object = try encode(unit.jobObject, key: keys.jobObject(name))
+        try await storeBlob(of: unit)
         do {
-            try await store.set(keys.jobTargetState(name), value: unit.desiredState.rawValue, ttl: nil, condition: .none)
+            try await store.set(keys.jobObject(name), value: object, ttl: nil, condition: .mustExist)
+        } catch StoreClientError.keyNotFound {
+            throw .unitNotFound(name)
         } catch {
-            throw wrap(error, "set desired state of unit \(name)")
+            throw wrap(error, "replace unit \(name)")
+        }
+        try await writeDesiredState(name, unit.desiredState)
+    }
+
+    /// Writes the content-addressed `unit/<hash>` blob (create-only; an existing blob is the same
+    /// content, shared with a template or an identical unit).
+    func storeBlob(of unit: RegistryUnit) async throws(RegistryError) {
+        let blob = try encode(unit.blob, key: keys.unitBlob(unit.hash))
+        do {
+            try await store.set(keys.unitBlob(unit.hash), value: blob, ttl: nil, condition: .mustNotExist)
+        } catch StoreClientError.keyExists {
+        } catch {
+            throw wrap(error, "store contents of unit \(unit.name.rawValue)")
+        }
+    }
+
+    /// Writes `job/<u>/target-state` (unconditionally: only the user writes it).
+    func writeDesiredState(_ unitName: String, _ state: FleetState) async throws(RegistryError) {
+        do {
+            try await store.set(keys.jobTargetState(unitName), value: state.rawValue, ttl: nil, condition: .none)
+        } catch {
+            throw wrap(error, "set desired state of unit \(unitName)")
         }
     }
 
@@ -34,11 +61,7 @@ extension Registry {
     public func setDesiredState(_ unitName: String, to state: FleetState) async throws(RegistryError) {
         guard let stored = try await unit(unitName) else { throw .unitNotFound(unitName) }
         do throws(UnitValidationError) { try state.validate(for: stored.unit.name) } catch { throw .invalidUnit(unitName, error) }
-        do {
-            try await store.set(keys.jobTargetState(unitName), value: state.rawValue, ttl: nil, condition: .none)
-        } catch {
-            throw wrap(error, "set desired state of unit \(unitName)")
-        }
+        try await writeDesiredState(unitName, state)
     }
 
     /// Deletes the unit (`job/<u>/` with its target and heartbeat). The blob stays: other units may

@@ -71,6 +71,41 @@ import TestSupport
         cluster.daemons.removeAll()
     }
 
+    @Test func theAPIServesTheClusterItRunsIn() async throws {
+        let backend = UnreplicatedBackend(name: "s", peerURLs: ["http://127.0.0.1:1"], clientURLs: [])
+        backend.startExpiry()
+        let store = InProcessStoreClient(backend: backend)
+        let socket = "/tmp/fleet-swift-daemon-api-\(freeLoopbackPort()).sock"
+        let systemd = InMemoryUnitManager()
+        let machineID = String(repeating: "d", count: 32)
+        let daemon = try await FleetDaemon.start(
+            FleetDaemon.Parts(
+                config: Self.config(), machine: MachineState(id: machineID, publicIP: "10.0.0.9"), store: store,
+                units: systemd, apiListeners: [.unix(path: socket)],
+                makeAPI: { registry, machine in
+                    FleetAPIResponder(registry: registry, configuration: FleetAPIConfiguration(
+                        tokenLimit: 100, version: "vtest", localMachineID: machine.id, inspector: nil,
+                        forwardClient: nil, forwardTimeout: 1))
+                },
+                engine: EngineConfiguration(machineID: machineID, leaseTTL: 2, safetyInterval: .seconds(2),
+                                            debounce: .milliseconds(20))),
+            logger: Self.quiet)
+        let client = try FleetAPIClient(endpoints: ["unix://" + socket], requestTimeout: 3)
+        #expect(await EngineTests.eventually(10) { (try? await client.machines().map(\.id)) == [machineID] })
+        try await client.createUnit(APIUnit(
+            name: "api.service", options: [APIUnitOption(section: "Service", name: "ExecStart", value: "/bin/true")],
+            desiredState: "launched"))
+        #expect(await EngineTests.eventually(10) {
+            (try? await client.unit("api.service"))??.currentState == "launched"
+        })
+        #expect(try await systemd.unitStates(["api.service"])["api.service"]?.activeState == .active)
+        let states = try await client.unitStates(machineID: nil, unitName: nil)
+        #expect(states.map(\.name) == ["api.service"])
+        await daemon.shutdown(purge: true)
+        // The API is closed with the daemon.
+        await #expect(throws: FleetAPIError.self) { try await client.machines() }
+    }
+
     @Test func gracefulShutdownPurgesAndTheUnitMovesAtOnce() async throws {
         var cluster = try await Self.makeCluster(["a", "b"])
         try await Self.submit(cluster.registry, "web.service")

@@ -1,0 +1,39 @@
+import Synchronization
+@testable import Fleet
+
+/// A ``StoreClient`` that records every read (key, recursive) before passing it on, so tests can
+/// check what a page of the API actually read.
+final class RecordingStore: StoreClient {
+    private let inner: any StoreClient
+    private let log = Mutex<[(key: String, recursive: Bool)]>([])
+
+    init(_ inner: any StoreClient) { self.inner = inner }
+
+    var reads: [(key: String, recursive: Bool)] { log.withLock { $0 } }
+    func clear() { log.withLock { $0.removeAll() } }
+
+    func get(_ key: String, recursive: Bool, quorum: Bool) async throws -> (node: StoreNode?, index: UInt64) {
+        log.withLock { $0.append((key, recursive)) }
+        return try await inner.get(key, recursive: recursive, quorum: quorum)
+    }
+
+    func set(_ key: String, value: String, ttl: Int?, condition: StoreCondition) async throws -> StoreNode {
+        try await inner.set(key, value: value, ttl: ttl, condition: condition)
+    }
+
+    func makeDirectory(_ key: String, ttl: Int?) async throws -> StoreNode {
+        try await inner.makeDirectory(key, ttl: ttl)
+    }
+
+    func refresh(_ key: String, ttl: Int, condition: StoreCondition) async throws -> StoreNode {
+        try await inner.refresh(key, ttl: ttl, condition: condition)
+    }
+
+    func delete(_ key: String, recursive: Bool, condition: StoreCondition) async throws -> StoreNode? {
+        try await inner.delete(key, recursive: recursive, condition: condition)
+    }
+
+    func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent {
+        try await inner.waitForChange(key, recursive: recursive, fromIndex: index)
+    }
+}
