@@ -45,11 +45,12 @@ enum DaemonCommand {
         let listeners = try apiListeners(config: config, activation: activation)
         var machine = try MachineIdentity.local(config: config)
 
-        // The store: an in-process KV member when this machine is one, else the configured servers.
-        let member: KVMember.Running?
-        let store: any StoreClient
+        // The store: with ETCD_* a KV node runs in this process. A member is used in process; a proxy
+        // (coreos.etcd2 proxy: on) serves its client URLs and Fleet talks to etcd_servers over HTTP,
+        // as it does on a worker without ETCD_*.
+        var node: KVNode?
         if runsKVMember(environment) {
-            _ = try? notifier.status("starting the KV member")
+            _ = try? notifier.status("starting the KV node")
             let kv: KVConfig
             switch try KVConfig.parse(arguments: [], environment: environment) {
             case .run(let c, let warnings):
@@ -58,11 +59,13 @@ enum DaemonCommand {
             case .help, .version:
                 throw FleetDaemonError.store("ETCD_* settings asked for help or version instead of a member")
             }
-            let running = try await KVMember.start(config: kv, logger: Logger(label: "kv"))
-            member = running
-            store = InProcessStoreClient(backend: running.member)
+            node = try await KVNode.start(config: kv, logger: Logger(label: "kv"))
+        }
+        let member = node?.member
+        let store: any StoreClient
+        if let member {
+            store = InProcessStoreClient(backend: member)
         } else {
-            member = nil
             store = try EtcdV2Client(urls: config.etcdServers.joined(separator: ","), timeout: config.etcdRequestTimeout)
         }
 
@@ -81,8 +84,9 @@ enum DaemonCommand {
                 config: config, machine: machine, store: store, units: units, apiListeners: listeners,
                 makeAPI: FleetDaemon.standardAPI(config: config)),
             logger: logger)
-        _ = try? notifier.ready(status: "serving; machine \(machine.shortID)" + (member == nil ? "" : " (KV member)"))
-        let kvMember = member?.member
+        let role = member != nil ? " (KV member)" : node != nil ? " (KV proxy)" : ""
+        _ = try? notifier.ready(status: "serving; machine \(machine.shortID)\(role)")
+        let kvMember = member
         let watchdog = ServiceNotifier.watchdogPingInterval().map { interval in
             Task {
                 while !Task.isCancelled {
@@ -96,7 +100,7 @@ enum DaemonCommand {
         _ = try? notifier.status("stopping: unloading units")
         watchdog?.cancel()
         await daemon.shutdown(purge: true)
-        await member?.shutdown()
+        await node?.shutdown()
         systemd.close()
     }
 

@@ -81,9 +81,9 @@ enum FleetdCommand {
             fail("fleetd kv: \(error)", status: 64)
         }
         let logger = Logger(label: "kv")
-        let running: KVMember.Running
+        let running: KVNode
         do {
-            running = try await KVMember.start(config: config, logger: logger)
+            running = try await KVNode.start(config: config, logger: logger)
         } catch {
             fail("fleetd kv: \(error)", status: 1)
         }
@@ -93,7 +93,8 @@ enum FleetdCommand {
         let watchdog = ServiceNotifier.watchdogPingInterval().map { interval in
             Task {
                 while !Task.isCancelled {
-                    if running.member.isLoopAlive(within: interval) { _ = try? notifier.watchdog() }
+                    // A proxy has no Raft loop to wedge: it pings while its process runs.
+                    if running.member?.isLoopAlive(within: interval) ?? true { _ = try? notifier.watchdog() }
                     try? await Task.sleep(for: interval)
                 }
             }

@@ -34,7 +34,7 @@ public enum ArgumentPreprocessor {
     ]
 
     /// Commands that do not take the global flags (so no environment flags are added to them).
-    static let withoutGlobals: Set<String> = ["help", "completion"]
+    static let withoutGlobals: Set<String> = ["help", "completion", "version"]
 
     /// The environment variable of a global flag: `FLEETCTL_` + upper case, `-` → `_`.
     public static func environmentName(_ flag: String) -> String {

@@ -62,9 +62,10 @@ public struct ClientAPI: HTTPResponder {
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
-        if let now = respondImmediately(to: request) { return now }
         let path = request.rawPath
+        // `keys` answers local reads itself: the server tried `respondImmediately` already.
         if path == "/v2/keys" || path.hasPrefix("/v2/keys/") { return await keys(request) }
+        if let now = respondImmediately(to: request) { return now }
         if path == "/health" {
             guard request.method == .GET else { return methodNotAllowed("GET") }
             return await health()
@@ -86,7 +87,7 @@ public struct ClientAPI: HTTPResponder {
     /// Decodes the key part of a `/v2/keys` path, or answers the request itself (301 for `//`, 405).
     private func keyPath(_ request: HTTPRequest) -> Result<String, HTTPResponseBox> {
         let raw = request.rawPath
-        if raw.contains("//") {
+        if Self.hasDoubleSlash(raw) {
             var cleaned = KeyPath.canonical(raw)
             if raw.hasSuffix("/") && cleaned != "/" { cleaned += "/" }
             var headers = HTTPHeaders()
@@ -114,55 +115,73 @@ public struct ClientAPI: HTTPResponder {
                                        body: body, maxValueSize: maxValueSize)
     }
 
-    private func keysImmediate(_ request: HTTPRequest) -> HTTPResponse? {
-        let key: String
-        switch keyPath(request) {
-        case .success(let k): key = k
-        case .failure(let box): return box.response
+    private static func hasDoubleSlash(_ s: Substring) -> Bool {
+        var previous: UInt8 = 0
+        for b in s.utf8 {
+            if b == UInt8(ascii: "/") && previous == b { return true }
+            previous = b
         }
-        switch parse(request, key: key) {
-        case .failure(let e):
-            return keysResponse(KeysResponse(.failure(e)), head: request.method == .HEAD)
-        case .success(let parsed):
-            guard case .get(let k, let recursive, let sorted) = parsed.request else { return nil }
-            let result = backend.store.get(k, recursive: recursive, sorted: sorted, now: WallClock.nanoseconds())
-            return keysResponse(KeysResponse(result), head: request.method == .HEAD)
+        return false
+    }
+
+    /// Local reads and watch registrations, on the event loop; nil for proposals and quorum reads.
+    private func keysImmediate(_ request: HTTPRequest) -> HTTPResponse? {
+        switch parseKeys(request) {
+        case .failure(let box): return box.response
+        case .success(let parsed): return local(parsed, request)
         }
     }
 
-    private func keys(_ request: HTTPRequest) async -> HTTPResponse {
+    /// The key path and parameters of a `/v2/keys` request, or the answer to a malformed one.
+    private func parseKeys(_ request: HTTPRequest) -> Result<ParsedKeysRequest, HTTPResponseBox> {
         let key: String
         switch keyPath(request) {
         case .success(let k): key = k
-        case .failure(let box): return box.response
+        case .failure(let box): return .failure(box)
         }
-        let parsed: ParsedKeysRequest
-        switch parse(request, key: key) {
-        case .failure(let e): return keysResponse(KeysResponse(.failure(e)))
-        case .success(let p): parsed = p
+        return parse(request, key: key).mapError { e in
+            HTTPResponseBox(keysResponse(KeysResponse(.failure(e)), head: request.method == .HEAD))
         }
+    }
+
+    /// The answer to a request this member can give alone (a local read, a watch); nil for the
+    /// ones that go through Raft.
+    private func local(_ parsed: ParsedKeysRequest, _ request: HTTPRequest) -> HTTPResponse? {
         switch parsed.request {
         case .get(let k, let recursive, let sorted):
             let result = backend.store.get(k, recursive: recursive, sorted: sorted, now: WallClock.nanoseconds())
             return keysResponse(KeysResponse(result), head: request.method == .HEAD)
         case .watch(let k, let recursive, let stream, let waitIndex):
             return watch(k, recursive: recursive, stream: stream, waitIndex: waitIndex)
-        case .propose(let operation):
-            do {
-                if case .get(let k, let recursive, let sorted) = operation {
-                    // quorum=true: a ReadIndex barrier, then a local read (no log entry needed).
-                    try await backend.readBarrier()
-                    let result = backend.store.get(k, recursive: recursive, sorted: sorted, now: WallClock.nanoseconds())
-                    return keysResponse(KeysResponse(result))
-                }
-                let outcome = try await backend.propose(operation)
-                guard let result = outcome.result else {
-                    return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected outcome"))))
-                }
-                return keysResponse(KeysResponse(result, noValueOnSuccess: parsed.noValueOnSuccess))
-            } catch {
-                return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: error.description))))
+        case .propose:
+            return nil
+        }
+    }
+
+    private func keys(_ request: HTTPRequest) async -> HTTPResponse {
+        let parsed: ParsedKeysRequest
+        switch parseKeys(request) {
+        case .failure(let box): return box.response
+        case .success(let p): parsed = p
+        }
+        if let answer = local(parsed, request) { return answer }
+        guard case .propose(let operation) = parsed.request else {
+            return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected request"))))
+        }
+        do {
+            if case .get(let k, let recursive, let sorted) = operation {
+                // quorum=true: a ReadIndex barrier, then a local read (no log entry needed).
+                try await backend.readBarrier()
+                let result = backend.store.get(k, recursive: recursive, sorted: sorted, now: WallClock.nanoseconds())
+                return keysResponse(KeysResponse(result))
             }
+            let outcome = try await backend.propose(operation)
+            guard let result = outcome.result else {
+                return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected outcome"))))
+            }
+            return keysResponse(KeysResponse(result, noValueOnSuccess: parsed.noValueOnSuccess))
+        } catch {
+            return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: error.description))))
         }
     }
 
@@ -183,8 +202,11 @@ public struct ClientAPI: HTTPResponder {
             // End the watch as soon as the client goes away, even while no event comes.
             writer.clientClosed.whenComplete { _ in watcher.cancel() }
             for await event in watcher.events {
+                guard stream else {
+                    writer.writeLast(V2JSON.encode(event))
+                    return
+                }
                 try await writer.write(V2JSON.encode(event))
-                if !stream { return }
             }
         })
     }

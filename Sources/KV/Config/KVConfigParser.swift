@@ -105,6 +105,12 @@ extension KVConfig {
         var lines = ["Usage: fleetd kv [flags]", "",
                      "Runs a member of the KV store (etcd v2 API). Flags are etcd's; each can also be set",
                      "as ETCD_<FLAG> in the environment (e.g. ETCD_INITIAL_CLUSTER). Flags win over the environment.",
+                     "",
+                     "Bootstrap: --initial-cluster (static), or --discovery URL (etcd's v2 discovery protocol against",
+                     "any v2 keys endpoint, e.g. http://10.0.0.1:2379/v2/keys/_etcd/registry/<token> with _config/size set).",
+                     "A full discovery cluster makes this process a proxy (--discovery-fallback proxy, the default) or exit.",
+                     "Proxy: --proxy on|readonly serves the client API by forwarding to the cluster's members (learned",
+                     "from --initial-cluster or --discovery, saved in <data-dir>/proxy/cluster); readonly answers writes with 501.",
                      ""]
         for flag in KVFlag.all {
             let valueHint: String

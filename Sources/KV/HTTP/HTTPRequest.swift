@@ -30,14 +30,17 @@ public struct HTTPRequest: Sendable {
     }
 
     /// The raw (still encoded) path, for routers that must see escaped slashes.
+    /// (Slices of `uri`, found without splitting into an array: routing asks for it several
+    /// times per request.)
     public var rawPath: Substring {
-        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard let q = uri.utf8.firstIndex(of: UInt8(ascii: "?")) else { return uri[...] }
+        return uri[..<q]
     }
 
     /// The query string without `?`, or "".
     public var rawQuery: Substring {
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        return parts.count == 2 ? parts[1] : ""
+        guard let q = uri.utf8.firstIndex(of: UInt8(ascii: "?")) else { return "" }
+        return uri[uri.utf8.index(after: q)...]
     }
 
     /// Query parameters, in order, decoded. Malformed escapes throw.

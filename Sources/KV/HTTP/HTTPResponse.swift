@@ -44,6 +44,14 @@ public struct HTTPBodyWriter: Sendable {
 
     public func write(_ text: String) async throws { try await write(ByteBuffer(string: text)) }
 
+    /// Queues the final chunk without flushing or waiting: the end of the response, written when
+    /// the producer returns, flushes both at once. One-shot answers (a long-poll watch's single
+    /// event) so cost one send and no round trip to the event loop.
+    public func writeLast(_ text: String) {
+        guard !text.isEmpty else { return }
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: text))), promise: nil)
+    }
+
     /// Completes when the client closes the connection (useful to end a long-poll early).
     public var clientClosed: EventLoopFuture<Void> { channel.closeFuture }
 }

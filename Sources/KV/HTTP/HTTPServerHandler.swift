@@ -14,6 +14,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var oversized = false
     /// The task answering or streaming the current request; cancelled if the client goes away.
     private var inFlight: Task<Void, Never>?
+    /// Where those tasks run: this connection's event loop (see `EventLoopTaskExecutor`).
+    private var executor: EventLoopTaskExecutor?
 
     init(responder: any HTTPResponder, maxBodySize: Int) {
         self.responder = responder
@@ -59,9 +61,10 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             let responder = self.responder
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
-            inFlight = Task {
+            let executor = taskExecutor(context)
+            inFlight = Task(executorPreference: executor) { @Sendable in
                 let response = await responder.respond(to: request)
-                eventLoop.execute {
+                Self.onLoop(eventLoop) {
                     let (handler, context) = loopBound.value
                     handler.inFlight = nil
                     handler.write(response, version: h.version, keepAlive: keepAlive, context: context)
@@ -99,9 +102,10 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             let writer = HTTPBodyWriter(channel: context.channel)
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
-            inFlight = Task {
+            let executor = taskExecutor(context)
+            inFlight = Task(executorPreference: executor) { @Sendable in
                 do { try await produce(writer) } catch {}
-                eventLoop.execute {
+                Self.onLoop(eventLoop) {
                     let (handler, context) = loopBound.value
                     handler.inFlight = nil
                     guard context.channel.isActive else { return }
@@ -109,6 +113,19 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 }
             }
         }
+    }
+
+    private func taskExecutor(_ context: ChannelHandlerContext) -> EventLoopTaskExecutor {
+        if let executor { return executor }
+        let made = EventLoopTaskExecutor(context.eventLoop)
+        executor = made
+        return made
+    }
+
+    /// Runs `body` at once when already on `loop` (a task preferring the loop usually is), else
+    /// queues it there.
+    private static func onLoop(_ loop: any EventLoop, _ body: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
     private func finish(keepAlive: Bool, context: ChannelHandlerContext) {

@@ -8,6 +8,10 @@ public struct URLEncodingError: Error, Sendable, CustomStringConvertible {
 public enum URLEncoding {
     /// Decodes `%XX` escapes (and `+` as space when `plusAsSpace`); nil when an escape is malformed.
     public static func percentDecode<S: StringProtocol>(_ s: S, plusAsSpace: Bool) -> String? {
+        // Most paths and values contain nothing to decode: copy them as they are.
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) {
+            return String(s)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         var it = s.utf8.makeIterator()

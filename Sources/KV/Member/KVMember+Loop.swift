@@ -35,6 +35,8 @@ extension KVMember {
         if tick {
             node.tick()
             housekeeping()
+            expireWaiters()
+            readBatches.dropStale(olderThan: requestTimeout, now: ContinuousClock.now)
         }
         if !pendingProposals.isEmpty {
             do {
@@ -46,11 +48,15 @@ extension KVMember {
             }
         }
         if !pendingReads.isEmpty {
-            var kept: [[UInt8]] = []
-            for ctx in pendingReads {
-                do { try node.readIndex(context: ctx) } catch { kept.append(ctx) }
+            // One ReadIndex round for every read that has arrived (see `ReadBatches`).
+            let (round, context) = readBatches.start(pendingReads, member: memberID, now: ContinuousClock.now)
+            do {
+                try node.readIndex(context: context)
+                pendingReads.removeAll(keepingCapacity: true)
+            } catch {
+                // No leader yet: keep them for the next tick; their waiters time out if none appears.
+                readBatches.cancel(round)
             }
-            pendingReads = kept
         }
         handleReady()
         let (commit, term, leader, role) = (node.commitIndex, node.term, node.leaderID, node.role)
@@ -65,9 +71,21 @@ extension KVMember {
         }
     }
 
+    /// Does every Ready: persist, send, apply, advance.
+    ///
+    /// A leader sends before it persists, so its followers write the new entries while it does
+    /// (Raft thesis §10.2.1) instead of after. That stays safe because nothing here can commit an
+    /// entry on the strength of the leader's unsynced copy in a cluster of more than one voter:
+    /// acknowledgements are only stepped in a later `process(tick:)`, after this Ready's sync, and
+    /// a quorum of two or more needs a follower's acknowledgement. With a single voter, the entries
+    /// and their commit arrive in the same Ready, and committed entries are applied (acknowledged)
+    /// only after the sync below. Every other role sends after persisting, since its messages
+    /// (votes, append acknowledgements) promise durable state.
     func handleReady() {
         while node.hasReady, fatal == nil {
             let rd = node.ready()
+            let sendFirst = rd.role == .leader
+            if sendFirst { send(rd.messages) }
             do {
                 try storage.persist(snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState)
             } catch {
@@ -75,7 +93,7 @@ extension KVMember {
                 fail("cannot persist Raft state: \(error)")
                 return
             }
-            send(rd.messages)
+            if !sendFirst { send(rd.messages) }
             if let snap = rd.snapshot {
                 do { try store.restore(snap.data) } catch {
                     fail("snapshot at index \(snap.metadata.index) from the leader does not restore: \(error)")
@@ -110,8 +128,7 @@ extension KVMember {
         var ready: [UInt64] = []
         readsAwaitingApply.removeAll { rs in
             guard rs.index <= applied else { return false }
-            var r = ByteReader(rs.context)
-            if let member = try? r.u64(), member == memberID, let request = try? r.u64() { ready.append(request) }
+            ready += readBatches.finish(context: rs.context, member: memberID)
             return true
         }
         guard !ready.isEmpty else { return }
@@ -132,13 +149,30 @@ extension KVMember {
         }
     }
 
+    /// Answers "request timed out" to every waiter whose deadline has passed.
+    func expireWaiters() {
+        let (proposals, reads) = shared.withLock { s in
+            var proposals: [CheckedContinuation<ApplyResult?, Never>] = []
+            var reads: [CheckedContinuation<Bool, Never>] = []
+            for (request, kind) in s.deadlines.popExpired(now: ContinuousClock.now) {
+                switch kind {
+                case .proposal: if let w = s.waiters.removeValue(forKey: request) { proposals.append(w) }
+                case .read: if let w = s.readWaiters.removeValue(forKey: request) { reads.append(w) }
+                }
+            }
+            return (proposals, reads)
+        }
+        for w in proposals { w.resume(returning: nil) }
+        for r in reads { r.resume(returning: false) }
+    }
+
     func fail(_ reason: String) {
         fatal = reason
         logger.critical("member stopping", metadata: ["reason": "\(reason)"])
         timer?.cancel()
         let (waiters, reads) = shared.withLock { s in
             s.stopped = true
-            defer { s.waiters.removeAll(); s.readWaiters.removeAll() }
+            defer { s.waiters.removeAll(); s.readWaiters.removeAll(); s.deadlines.removeAll() }
             return (Array(s.waiters.values), Array(s.readWaiters.values))
         }
         for w in waiters { w.resume(returning: nil) }

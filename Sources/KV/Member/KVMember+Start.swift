@@ -24,8 +24,12 @@ extension KVMember {
     }
 
     /// Starts a member from etcd-style configuration: a restart when the data directory holds a
-    /// log, otherwise a new cluster (`initialClusterState == .new`) or a join (`.existing`).
-    public static func start(config: KVConfig, logger: Logger = Logger(label: "kv")) async throws -> Running {
+    /// log, otherwise a new cluster (`initialClusterState == .new`, from `--initial-cluster` or
+    /// `--discovery`) or a join (`.existing`).
+    /// `discoveryRetry` bounds how long an unreachable discovery service is retried.
+    public static func start(config: KVConfig, logger: Logger = Logger(label: "kv"),
+                             discoveryRetry: DiscoveryRetryPolicy = DiscoveryRetryPolicy()) async throws -> Running {
+        var config = config
         let (storage, recovered): (MemberStorage, MemberStorage.Recovered)
         do { (storage, recovered) = try MemberStorage.open(dataDir: config.dataDir) } catch {
             throw KVMemberError.storage(error)
@@ -39,6 +43,13 @@ extension KVMember {
             logger.info("restarting member", metadata: ["member": "\(MemberInfo.hex(existing.memberID))",
                                                        "commit": "\(raft.hardState.commit)"])
         } else if config.initialClusterState == .new {
+            if config.discovery != nil || config.discoverySRV != nil {
+                // Only a member without state asks the discovery service; a restart never does.
+                do { config = try await discoverCluster(config: config, retry: discoveryRetry, logger: logger) } catch {
+                    storage.close()
+                    throw error
+                }
+            }
             let founders = config.initialCluster.members.map { m in
                 MemberInfo(id: MembershipRecords.memberID(peerURLs: m.peerURLs.map(\.description), token: config.initialClusterToken),
                            name: "", peerURLs: m.peerURLs.map(\.description), clientURLs: [])

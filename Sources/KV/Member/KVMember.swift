@@ -12,9 +12,20 @@ public enum KVMemberError: Error, CustomStringConvertible {
     case notInInitialCluster(name: String)
     case joinFailed(String)
     case listen(String)
+    /// Discovery bootstrap failed; `url` is the discovery URL (the token).
+    case discovery(DiscoveryError, url: String)
 
     public var description: String {
         switch self {
+        case .discovery(let e, let url):
+            var lines = ["failed to join discovery cluster (\(e))"]
+            if case .fullCluster = e {
+                lines.append("discovery token \(url) was used, but failed to bootstrap the cluster.")
+                lines.append("please generate a new discovery token and try to bootstrap again.")
+            } else {
+                lines += e.advice
+            }
+            return lines.joined(separator: "\n")
         case .storage(let e): return e.description
         case .notInInitialCluster(let name):
             return "member \(name) is not listed in --initial-cluster; add \(name)=<its peer URL> to it"
@@ -44,7 +55,9 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     var node: RaftNode
     let storage: MemberStorage
     var pendingProposals: [[UInt8]] = []
-    var pendingReads: [[UInt8]] = []
+    /// Quorum reads (request numbers) not yet in a ReadIndex round.
+    var pendingReads: [UInt64] = []
+    var readBatches = ReadBatches()
     var readsAwaitingApply: [ReadState] = []
     var lastSnapshotIndex: UInt64
     var lastHousekeeping = ContinuousClock.now
@@ -59,11 +72,13 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     struct Shared {
         var inbox: [Message] = []
         var newProposals: [[UInt8]] = []
-        var newReads: [[UInt8]] = []
+        var newReads: [UInt64] = []
         var scheduled = false
         var nextRequest: UInt64 = 1
         var waiters: [UInt64: CheckedContinuation<ApplyResult?, Never>] = [:]
         var readWaiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+        /// When each waiter above gives up ("request timed out"); swept on every tick.
+        var deadlines = RequestDeadlines()
         var commitIndex: UInt64 = 0
         var term: UInt64 = 0
         var leader: UInt64 = 0
@@ -138,9 +153,11 @@ public final class KVMember: KVBackend, @unchecked Sendable {
         }
         let data = make(request).encoded()
         let result: ApplyResult? = await withCheckedContinuation { continuation in
+            let deadline = ContinuousClock.now + requestTimeout
             let accepted = shared.withLock { s -> Bool in
                 guard !s.stopped else { return false }
                 s.waiters[request] = continuation
+                s.deadlines.add(request, .proposal, deadline: deadline)
                 s.newProposals.append(data)
                 return true
             }
@@ -149,11 +166,6 @@ public final class KVMember: KVBackend, @unchecked Sendable {
                 return
             }
             schedule()
-            queue.asyncAfter(deadline: .now() + .nanoseconds(Int(requestTimeout.components.seconds) * 1_000_000_000
-                                                                 + Int(requestTimeout.components.attoseconds / 1_000_000_000))) {
-                let w = self.shared.withLock { $0.waiters.removeValue(forKey: request) }
-                w?.resume(returning: nil)
-            }
         }
         guard let result else {
             throw shared.withLock { $0.stopped } ? .stopped : .timedOut
@@ -184,15 +196,13 @@ public final class KVMember: KVBackend, @unchecked Sendable {
             defer { s.nextRequest += 1 }
             return s.nextRequest
         }
-        var ctx = ByteWriter()
-        ctx.u64(memberID)
-        ctx.u64(request)
-        let context = ctx.bytes
         let ok: Bool = await withCheckedContinuation { continuation in
+            let deadline = ContinuousClock.now + .seconds(requestTimeout.components.seconds)
             let accepted = shared.withLock { s -> Bool in
                 guard !s.stopped else { return false }
                 s.readWaiters[request] = continuation
-                s.newReads.append(context)
+                s.deadlines.add(request, .read, deadline: deadline)
+                s.newReads.append(request)
                 return true
             }
             guard accepted else {
@@ -200,10 +210,6 @@ public final class KVMember: KVBackend, @unchecked Sendable {
                 return
             }
             schedule()
-            queue.asyncAfter(deadline: .now() + .seconds(Int(requestTimeout.components.seconds))) {
-                let w = self.shared.withLock { $0.readWaiters.removeValue(forKey: request) }
-                w?.resume(returning: false)
-            }
         }
         if !ok { throw shared.withLock { $0.stopped } ? .stopped : .timedOut }
     }
@@ -267,7 +273,7 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     public func stop() {
         let (waiters, reads) = shared.withLock { s -> ([CheckedContinuation<ApplyResult?, Never>], [CheckedContinuation<Bool, Never>]) in
             s.stopped = true
-            defer { s.waiters.removeAll(); s.readWaiters.removeAll() }
+            defer { s.waiters.removeAll(); s.readWaiters.removeAll(); s.deadlines.removeAll() }
             return (Array(s.waiters.values), Array(s.readWaiters.values))
         }
         for w in waiters { w.resume(returning: nil) }

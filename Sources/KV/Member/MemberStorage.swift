@@ -135,8 +135,24 @@ final class MemberStorage: @unchecked Sendable {
         do { try wal.appendAndSync([.metadata(identity.encoded())]) } catch { throw .wal(error) }
     }
 
+    /// Term and vote last made durable: a hard state that changes only the commit index does
+    /// not need a sync of its own (see ``persist(snapshot:entries:hardState:)``).
+    private var syncedTermAndVote: (term: UInt64, vote: UInt64)?
+
     /// Persists the durable part of a Ready: snapshot, entries, hard state; one fsync.
+    ///
+    /// A Ready whose only durable change is a higher commit index is queued without a sync: it is
+    /// written by the next sync (or on close). Raft needs the commit index for nothing after a
+    /// crash (the leader re-establishes it, and entries acknowledged to clients are durable on a
+    /// quorum already), so an fsync here would only add a disk round trip between a commit and
+    /// its apply on every write. Term and vote changes are always synced before anything is sent.
     func persist(snapshot: Snapshot?, entries: [Entry], hardState: HardState?) throws(MemberStorageError) {
+        if snapshot == nil, entries.isEmpty, let hs = hardState, let synced = syncedTermAndVote,
+           synced.term == hs.term, synced.vote == hs.vote {
+            let record = WALRecord.hardState(WALHardState(term: hs.term, vote: hs.vote, commit: hs.commit))
+            do { try wal.append([record]) } catch { throw .wal(error) }
+            return
+        }
         var records: [WALRecord] = []
         if let snapshot {
             try saveSnapshotFile(snapshot)
@@ -150,6 +166,7 @@ final class MemberStorage: @unchecked Sendable {
         }
         guard !records.isEmpty else { return }
         do { try wal.appendAndSync(records) } catch { throw .wal(error) }
+        if let hs = hardState { syncedTermAndVote = (hs.term, hs.vote) }
     }
 
     /// Records a snapshot taken locally and drops the log behind the older of the two kept.

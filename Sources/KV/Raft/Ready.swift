@@ -5,6 +5,9 @@
 ///    serve `readStates` whose index is applied;
 /// 4. call `RaftNode.advance(_:)` with this value.
 /// Persisting everything before sending is the simple, always-correct order etcd describes.
+/// A leader's messages may go out before its own persist (Raft thesis §10.2.1) provided no
+/// acknowledgement is stepped before that persist completes: the leader's match counts itself
+/// from the moment entries are appended.
 public struct Ready: Sendable {
     /// Changed hard state to persist; nil if unchanged since the last `advance`.
     public var hardState: HardState?

@@ -9,7 +9,7 @@ struct FormValues {
     mutating func parse(_ query: String) -> String? {
         var err: String?
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            if pair.contains(";") {
+            if pair.utf8.contains(UInt8(ascii: ";")) {
                 if err == nil { err = "invalid semicolon separator in query" }
                 continue
             }
@@ -67,6 +67,8 @@ struct FormValues {
 
     /// `url.QueryUnescape`.
     static func unescape(_ s: Substring) -> Result<String, EscapeError> {
+        // Most names and values (every PUT's value) have nothing to unescape: copy them whole.
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return .success(String(s)) }
         let u = Array(s.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(u.count)

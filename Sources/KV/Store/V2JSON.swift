@@ -100,32 +100,57 @@ public enum V2JSON {
     private static let hex: [Character] = Array("0123456789abcdef")
 
     /// Appends `s` as a JSON string literal escaped like Go's `encoding/json` (HTML-safe mode).
+    ///
+    /// Runs of bytes that need no escaping are copied whole (a value is usually one run), so the
+    /// cost is a scan of the UTF-8 bytes rather than an append per Unicode scalar: this runs for
+    /// every key and value of every response.
     public static func appendString(_ s: String, to out: inout String) {
         out.append("\"")
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
-                let v = u.value
-                out += "\\u"
-                out.append(hex[Int(v >> 12 & 0xF)])
-                out.append(hex[Int(v >> 8 & 0xF)])
-                out.append(hex[Int(v >> 4 & 0xF)])
-                out.append(hex[Int(v & 0xF)])
-            default:
-                if u.value < 0x20 {
-                    out += "\\u00"
-                    out.append(hex[Int(u.value >> 4)])
-                    out.append(hex[Int(u.value & 0xF)])
-                } else {
-                    out.unicodeScalars.append(u)
-                }
+        let u = s.utf8
+        var run = u.startIndex
+        var i = u.startIndex
+        while i != u.endIndex {
+            let b = u[i]
+            // Bytes that may need escaping: controls, `"`, `&`, `<`, `>`, `\`, and the lead byte of
+            // U+2028/U+2029 (E2 80 A8/A9).
+            guard b < 0x20 || b == 0x22 || b == 0x26 || b == 0x3C || b == 0x3E || b == 0x5C || b == 0xE2 else {
+                i = u.index(after: i)
+                continue
             }
+            var end = u.index(after: i)
+            let escaped: UInt32
+            if b == 0xE2 {
+                guard end != u.endIndex, u[end] == 0x80 else { i = end; continue }
+                let third = u.index(after: end)
+                guard third != u.endIndex, u[third] == 0xA8 || u[third] == 0xA9 else { i = end; continue }
+                escaped = u[third] == 0xA8 ? 0x2028 : 0x2029
+                end = u.index(after: third)
+            } else {
+                escaped = UInt32(b)
+            }
+            out += s[run..<i]
+            appendEscape(escaped, to: &out)
+            i = end
+            run = end
         }
+        out += s[run..<u.endIndex]
         out.append("\"")
+    }
+
+    /// The escape of one scalar that JSON (or Go's HTML-safe mode) does not allow verbatim.
+    private static func appendEscape(_ v: UInt32, to out: inout String) {
+        switch v {
+        case 0x22: out += "\\\""
+        case 0x5C: out += "\\\\"
+        case 0x0A: out += "\\n"
+        case 0x0D: out += "\\r"
+        case 0x09: out += "\\t"
+        default:
+            out += "\\u"
+            out.append(hex[Int(v >> 12 & 0xF)])
+            out.append(hex[Int(v >> 8 & 0xF)])
+            out.append(hex[Int(v >> 4 & 0xF)])
+            out.append(hex[Int(v & 0xF)])
+        }
     }
 }

@@ -308,7 +308,8 @@ private func dropIn(_ plan: BootPlan, _ path: String) -> String? {
         .appendingPathComponent("cloud-config")
 
     static let files = ["kv-static-1.yaml", "kv-static-2.yaml", "kv-static-3.yaml",
-                        "kv-discovery-1.yaml", "kv-discovery-2.yaml", "kv-discovery-3.yaml", "worker.yaml"]
+                        "kv-discovery-1.yaml", "kv-discovery-2.yaml", "kv-discovery-3.yaml", "worker.yaml",
+                        "worker-proxy.yaml"]
 
     @Test(arguments: files)
     func validatesCleanly(_ name: String) throws {
@@ -339,6 +340,19 @@ private func dropIn(_ plan: BootPlan, _ path: String) -> String? {
         let text = try String(contentsOf: Self.directory.appendingPathComponent("kv-discovery-\(index).yaml"), encoding: .utf8)
         guard case .member(let kv) = try plan(text, HostAddresses()).role else { Issue.record("expected a member"); return }
         #expect(kv.discovery == "http://10.77.1.11:2479/v2/keys/_etcd/registry/fleet-kv-demo")
+    }
+
+    @Test func proxyWorkerRunsAKVProxyInFrontOfTheMembers() throws {
+        let text = try String(contentsOf: Self.directory.appendingPathComponent("worker-proxy.yaml"), encoding: .utf8)
+        let p = try plan(text, HostAddresses(privateIPv4: "10.77.1.21"), units: .fleetd)
+        guard case .member(let kv) = p.role else { Issue.record("expected a KV proxy"); return }
+        #expect(kv.proxy == .on)
+        #expect(kv.isProxy)
+        #expect(kv.initialCluster.members.map(\.name) == ["kv1", "kv2", "kv3"])
+        #expect(kv.listenClientURLs == [KVURL(scheme: "http", host: "127.0.0.1", port: 2379)])
+        let dropInText = try #require(dropIn(p, "/run/systemd/system/fleetd.service.d/20-cloudinit.conf"))
+        #expect(dropInText.contains("Environment=\"ETCD_PROXY=on\"\n"))
+        #expect(dropInText.contains("Environment=\"FLEET_ETCD_SERVERS=http://127.0.0.1:2379\"\n"))
     }
 
     @Test func discoveryServiceUnitRunsAValidKVCommand() throws {

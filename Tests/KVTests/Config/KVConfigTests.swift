@@ -91,6 +91,9 @@ private func failure(_ args: [String], env: [String: String] = [:]) -> KVConfigE
         #expect(try KVConfig.parse(arguments: ["--help"], environment: [:]) == .help)
         #expect(try KVConfig.parse(arguments: ["--version"], environment: [:]) == .version)
         #expect(KVConfig.usage.contains("--initial-cluster-state"))
+        for flag in ["--discovery VALUE", "--discovery-fallback VALUE", "--discovery-proxy VALUE", "--proxy VALUE", "--proxy-failure-wait N"] {
+            #expect(KVConfig.usage.contains(flag), "\(flag) missing from --help")
+        }
     }
 
     @Test func numbers() throws {

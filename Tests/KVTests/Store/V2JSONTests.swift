@@ -16,6 +16,8 @@ import Testing
         #expect(str("\u{0}\u{1}\u{8}\u{c}\u{1f}") == #""\u0000\u0001\u0008\u000c\u001f""#)
         #expect(str("\u{2028}\u{2029}") == #""\u2028\u2029""#)
         #expect(str("é☃😀/\u{7f}") == "\"é☃😀/\u{7f}\"")
+        // Neighbours of U+2028/U+2029 share their first two UTF-8 bytes but stay verbatim.
+        #expect(str("\u{2027}a\u{202a}\u{2028}b") == "\"\u{2027}a\u{202a}\\u2028b\"")
     }
 
     @Test func fieldOrderAndOmission() {
