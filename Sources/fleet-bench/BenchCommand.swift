@@ -12,6 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
             WALBench.self,
             RaftBench.self,
             SchedulerBench.self,
+            FleetSimBench.self,
         ]
     )
 }

@@ -70,6 +70,42 @@ extension Registry {
         }
     }
 
+    /// Renews the heartbeat's TTL without rewriting it, so no watcher wakes: every agent watches
+    /// `job/`, and rewriting 10,000 heartbeats every republish woke each of them 10,000 times.
+    /// Writes it afresh when it is gone or another machine's.
+    public func renewHeartbeat(_ unitName: String, machineID: String, ttl: Int) async throws(RegistryError) {
+        do {
+            try await store.refresh(keys.jobHeartbeat(unitName), ttl: ttl, condition: .prevValue(machineID))
+        } catch StoreClientError.keyNotFound {
+            try await setHeartbeat(unitName, machineID: machineID, ttl: ttl)
+        } catch StoreClientError.compareFailed {
+            try await setHeartbeat(unitName, machineID: machineID, ttl: ttl)
+        } catch {
+            throw wrap(error, "renew heartbeat of unit \(unitName) on machine \(machineID)")
+        }
+    }
+
+    /// Renews the TTLs of a state published before with this very record (a refresh wakes no
+    /// watcher: the engine watches the whole prefix); writes whichever key is gone or differs.
+    public func renewUnitState(_ unitName: String, machineID: String, _ record: UnitStateRecord, ttl: Int)
+        async throws(RegistryError)
+    {
+        let value = try encode(record, key: keys.unitState(unitName, machineID: machineID))
+        for key in [keys.unitState(unitName, machineID: machineID), keys.legacyUnitState(unitName)] {
+            do {
+                do {
+                    try await store.refresh(key, ttl: ttl, condition: .prevValue(value))
+                } catch StoreClientError.keyNotFound {
+                    try await store.set(key, value: value, ttl: ttl, condition: .none)
+                } catch StoreClientError.compareFailed {
+                    try await store.set(key, value: value, ttl: ttl, condition: .none)
+                }
+            } catch {
+                throw wrap(error, "renew state of unit \(unitName) on machine \(machineID)")
+            }
+        }
+    }
+
     /// Clears the heartbeat if it is still `machineID`'s.
     public func clearHeartbeat(_ unitName: String, machineID: String) async throws(RegistryError) {
         do {

@@ -2,8 +2,12 @@ import Foundation
 
 /// The agent's view of the cluster (``AgentSource``) backed by the store through a ``Registry``.
 ///
-/// Reads units and schedule in two recursive GETs per pass, publishes unit states and heartbeats
-/// with the agent TTL, and turns a recursive watch of `job/` into change notifications. It refuses
+/// Keeps this machine's slice of `job/` (units scheduled here and global units) in an
+/// ``AgentRegistryView`` fed by one recursive watch of `job/`: a pass reads nothing while the watch
+/// follows the store, and an event reads only the unit it concerns, and only if that unit may
+/// matter here. Without a live watch (before ``changes()``, after history loss or an outage) an
+/// answer comes from a full read of `job/`. Publishes unit states and heartbeats with the agent
+/// TTL. It refuses
 /// to answer rather than answer wrongly: if a unit scheduled on this machine cannot be read, an
 /// answer without it would make the agent stop it, so ``desiredUnits(for:)`` throws instead and the
 /// agent keeps what runs running.
@@ -14,18 +18,68 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
     public let ttl: Int
     private let lock = NSLock()
     private var heartbeated: Set<String> = []
+    /// The record last written for each unit (nil entry: unknown, write afresh).
+    private var written: [String: UnitStateRecord] = [:]
+    private var state: FollowState
+
+    /// The last answer of ``desiredUnits(for:)`` from the live view, valid while its generation holds.
+    private struct Answer {
+        var generation: UInt64
+        var machine: MachineState
+        var units: [DesiredUnit]
+    }
+
+    /// The view and the one watch that keeps it (guarded by `lock`).
+    private struct FollowState {
+        var view: AgentRegistryView
+        /// Whether the watch is following the store, so the view is current.
+        var live = false
+        var answer: Answer?
+        var follower: Task<Void, Never>?
+        var listeners: [Int: AsyncStream<Void>.Continuation] = [:]
+        var nextListener = 0
+    }
 
     public init(registry: Registry, machineID: String, ttl: Int) {
         self.registry = registry
         self.machineID = machineID
         self.ttl = max(1, ttl)
+        self.state = FollowState(view: AgentRegistryView(machineID: machineID, keys: registry.keys))
     }
 
     public func desiredUnits(for machine: MachineState) async throws -> [DesiredUnit] {
-        let keys = registry.keys
-        let jobs = try await registry.read(keys.jobsDirectory, "list units for machine \(machine.id)").node
-        let blobs = try await registry.read(keys.unitBlobsDirectory, "list unit contents for machine \(machine.id)").node
-        let contents = RegistryContents(leaves: (jobs?.leaves ?? []) + (blobs?.leaves ?? []), keys: keys)
+        let (view, live) = lock.withLock { (state.view, state.live) }
+        if live, let cached = lock.withLock({ state.answer }), cached.generation == view.generation,
+            cached.machine == machine
+        {
+            return cached.units
+        }
+        let current: AgentRegistryView
+        if live {
+            current = view
+        } else {
+            // No live watch keeps the view: read this machine's slice now (throws on store trouble).
+            current = try await fullRead(into: AgentRegistryView(machineID: machineID, keys: registry.keys)).view
+        }
+        let units = try Self.desired(from: current, for: machine, keys: registry.keys)
+        if live {
+            lock.withLock { state.answer = Answer(generation: current.generation, machine: machine, units: units) }
+        }
+        return units
+    }
+
+    /// Whether the watch follows the store (answers come from the view without reads).
+    var isLive: Bool { lock.withLock { state.live } }
+
+    /// The units the view keeps (scheduled here or global).
+    var keptUnits: [String] { lock.withLock { state.view.units } }
+
+    /// The desired units from a view: the same decoding and selection as a read of the whole
+    /// registry, over the units that matter here.
+    static func desired(from view: AgentRegistryView, for machine: MachineState, keys: RegistryKeyLayout) throws
+        -> [DesiredUnit]
+    {
+        let contents = RegistryContents(leaves: view.leaves, keys: keys)
         let unreadableHere = contents.unreadableUnits.filter { contents.allTargets[$0] == machine.id }.sorted()
         if !unreadableHere.isEmpty {
             let reasons = contents.problems.map(\.description).joined(separator: "; ")
@@ -37,63 +91,157 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
         return DesiredUnit.toRun(on: machine, units: contents.units.map(\.unit), schedule: schedule)
     }
 
+    /// Reads all of `job/` once and keeps this machine's slice (plus the blobs of its units).
+    /// Returns the view and the store index of the read, to watch from `index + 1`.
+    func fullRead(into view: AgentRegistryView) async throws -> (view: AgentRegistryView, index: UInt64) {
+        var view = view
+        view.reset()
+        let keys = registry.keys
+        let (jobs, index) = try await registry.read(keys.jobsDirectory, "list units for machine \(machineID)")
+        var byUnit: [String: [StoreNode]] = [:]
+        for leaf in jobs?.leaves ?? [] {
+            switch keys.parse(leaf.key) {
+            case .jobObject(let u)?, .jobTargetState(let u)?, .jobTarget(let u)?: byUnit[u, default: []].append(leaf)
+            default: continue
+            }
+        }
+        for (unit, leaves) in byUnit {
+            if let hash = view.blobWanted(unit: unit, leaves: leaves) {
+                let text = try await readBlob(hash)
+                view.addBlob(hash, text)
+            }
+            view.load(unit: unit, leaves: leaves, at: index)
+        }
+        return (view, index)
+    }
+
+    /// Reads `job/<unit>` and, if needed, its blob, and loads them into the live view.
+    private func fetch(_ unit: String) async throws {
+        let (node, index) = try await registry.read(registry.keys.jobDirectory(unit), "read unit \(unit)")
+        let leaves = node?.leaves ?? []
+        if let hash = lock.withLock({ state.view.blobWanted(unit: unit, leaves: leaves) }) {
+            let text = try await readBlob(hash)
+            lock.withLock { state.view.addBlob(hash, text) }
+        }
+        lock.withLock { state.view.load(unit: unit, leaves: leaves, at: index) }
+    }
+
+    private func readBlob(_ hash: UnitHash) async throws -> String? {
+        try await registry.read(registry.keys.unitBlob(hash), "read unit blob \(hash.short)").node?.value
+    }
+
+    /// Publishes each state; one identical to the last this source wrote is renewed (TTL refresh,
+    /// no watcher woken) rather than rewritten, so the periodic full republish of an idle machine
+    /// costs the cluster no events.
     public func publish(_ states: [PublishedUnitState]) async throws {
         for state in states {
+            let last = lock.withLock { written[state.unit] }
+            lock.withLock { written[state.unit] = nil }
             if let record = state.record {
-                try await registry.publishUnitState(state.unit, machineID: machineID, record, ttl: ttl)
+                if last == record {
+                    try await registry.renewUnitState(state.unit, machineID: machineID, record, ttl: ttl)
+                } else {
+                    try await registry.publishUnitState(state.unit, machineID: machineID, record, ttl: ttl)
+                }
             } else {
                 try await registry.removeUnitState(state.unit, machineID: machineID)
             }
+            lock.withLock { written[state.unit] = state.record }
         }
     }
 
+    /// Heartbeats new launched units and renews (TTL refresh, no event) the ones heartbeated before;
+    /// every agent watches `job/`, so each rewrite would wake all of them.
     public func heartbeat(launched units: [String]) async throws {
         let previous = lock.withLock { heartbeated }
-        for unit in units { try await registry.setHeartbeat(unit, machineID: machineID, ttl: ttl) }
+        for unit in units {
+            if previous.contains(unit) {
+                try await registry.renewHeartbeat(unit, machineID: machineID, ttl: ttl)
+            } else {
+                try await registry.setHeartbeat(unit, machineID: machineID, ttl: ttl)
+            }
+        }
         for unit in previous.subtracting(units).sorted() {
             try await registry.clearHeartbeat(unit, machineID: machineID)
         }
         lock.withLock { heartbeated = Set(units) }
     }
 
-    /// Notifies on changes under `job/` (except heartbeats) and on watch history loss; bursts coalesce
-    /// into one pending notification. Watch errors are retried with backoff; the agent's periodic
-    /// pass covers the gap.
+    /// Notifies whenever this machine's slice of the registry changes (see ``AgentRegistryView``),
+    /// and after every re-sync (start, watch history loss, watch outage); bursts coalesce into one
+    /// pending notification. One watch serves every stream of this source.
     public func changes() async -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let store = registry.store
-        let keys = registry.keys
-        let root = keys.jobsDirectory
-        let task = Task.detached {
-            var next: UInt64?
-            var backoff = Duration.milliseconds(100)
-            var missed = false
-            while !Task.isCancelled {
-                do {
-                    if next == nil {
-                        next = try await store.get(root, recursive: false, quorum: false).index + 1
-                        // Changes during the outage were not seen: have the agent look.
-                        if missed { continuation.yield() }
-                        missed = false
-                    }
-                    let event = try await store.waitForChange(root, recursive: true, fromIndex: next!)
-                    next = max(next!, event.node.modifiedIndex + 1)
-                    backoff = .milliseconds(100)
-                    if !event.node.key.hasSuffix("/job-state") { continuation.yield() }
-                } catch StoreClientError.historyCleared(let current) {
-                    next = current + 1
-                    continuation.yield()
-                } catch {
-                    if Task.isCancelled { break }
-                    next = nil
-                    missed = true
-                    try? await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(5))
-                }
+        let id = lock.withLock { () -> Int in
+            state.nextListener += 1
+            state.listeners[state.nextListener] = continuation
+            if state.follower == nil {
+                state.follower = Task.detached { [weak self] in await self?.follow() }
             }
-            continuation.finish()
+            return state.nextListener
         }
-        continuation.onTermination = { _ in task.cancel() }
+        continuation.onTermination = { [weak self] _ in self?.removeListener(id) }
         return stream
+    }
+
+    private func removeListener(_ id: Int) {
+        let follower = lock.withLock { () -> Task<Void, Never>? in
+            state.listeners[id] = nil
+            guard state.listeners.isEmpty else { return nil }
+            defer {
+                state.follower = nil
+                state.live = false
+            }
+            return state.follower
+        }
+        follower?.cancel()
+    }
+
+    private func notifyListeners() {
+        for listener in lock.withLock({ Array(state.listeners.values) }) { listener.yield() }
+    }
+
+    /// The watch loop: a full read of `job/`, then the watch from the index after it, each event
+    /// applied to the view (reading only the units that may now matter here). History loss or any
+    /// store error drops back to a full read (with backoff on errors); meanwhile the view is not
+    /// live, so ``desiredUnits(for:)`` reads the store itself and throws if it cannot.
+    private func follow() async {
+        let store = registry.store
+        let root = registry.keys.jobsDirectory
+        var backoff = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                let blank = lock.withLock { state.view }
+                let (view, index) = try await fullRead(into: blank)
+                lock.withLock {
+                    state.view = view
+                    state.live = true
+                }
+                notifyListeners()
+                var next = index + 1
+                while !Task.isCancelled {
+                    let event = try await store.waitForChange(root, recursive: true, fromIndex: next)
+                    next = max(next, event.node.modifiedIndex + 1)
+                    backoff = .milliseconds(100)
+                    switch lock.withLock({ state.view.apply(event) }) {
+                    case .ignored: continue
+                    case .changed: notifyListeners()
+                    case .fetch(let unit):
+                        let before = lock.withLock { state.view.generation }
+                        try await fetch(unit)
+                        if lock.withLock({ state.view.generation }) != before { notifyListeners() }
+                    }
+                }
+            } catch StoreClientError.historyCleared {
+                // Events were missed: re-read at once.
+                lock.withLock { state.live = false }
+            } catch {
+                lock.withLock { state.live = false }
+                if Task.isCancelled { break }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+        lock.withLock { state.live = false }
     }
 }

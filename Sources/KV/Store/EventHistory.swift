@@ -35,16 +35,35 @@ struct EventHistory {
         Array(events[head...] + events[..<head])
     }
 
+    /// The kept event at logical position `i` (0 = oldest).
+    private func event(at i: Int) -> StoreEvent { events[(head + i) % events.count] }
+
+    /// Logical position of the first kept event with index >= `index` (`count` when none).
+    /// Binary search over the ring in place: watches re-register after every event, so copying the
+    /// whole history here made each registration cost O(capacity) (1,000 agents × every event).
+    private func position(of index: UInt64) -> Int {
+        var lo = 0, hi = events.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if event(at: mid).index < index { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
     /// All kept events with index >= `index`, oldest first.
     func events(from index: UInt64) -> [StoreEvent] {
         guard !events.isEmpty, index <= lastIndex else { return [] }
-        let all = ordered
-        var lo = 0, hi = all.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if all[mid].index < index { lo = mid + 1 } else { hi = mid }
+        return (position(of: index)..<events.count).map(event(at:))
+    }
+
+    /// The first kept event with index >= `index` for which `body` holds, without copying.
+    func first(from index: UInt64, where body: (StoreEvent) -> Bool) -> StoreEvent? {
+        guard !events.isEmpty, index <= lastIndex else { return nil }
+        for i in position(of: index)..<events.count {
+            let e = event(at: i)
+            if body(e) { return e }
         }
-        return Array(all[lo...])
+        return nil
     }
 
     /// The first kept event at or after `index` that a watcher on `key` would see, or `nil` if none
@@ -56,7 +75,7 @@ struct EventHistory {
         -> StoreEvent?
     {
         try checkWindow(index, storeIndex: storeIndex)
-        return events(from: index).first { Self.matches($0, key: key, recursive: recursive) }
+        return first(from: index) { Self.matches($0, key: key, recursive: recursive) }
     }
 
     /// Error 401 when `index` is older than the oldest kept event.

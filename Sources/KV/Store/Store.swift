@@ -93,11 +93,16 @@ public final class Store: Sendable {
             } catch {
                 return .failure(error)
             }
-            for e in s.history.events(from: since) where EventHistory.matches(e, key: path, recursive: recursive) {
-                var e = e
+            if stream {
+                for e in s.history.events(from: since) where EventHistory.matches(e, key: path, recursive: recursive) {
+                    var e = e
+                    e.etcdIndex = current
+                    replay.append(e)
+                }
+            } else if var e = s.history.first(from: since, where: { EventHistory.matches($0, key: path, recursive: recursive) }) {
+                // A one-shot watch needs only the first match: no copy of the history.
                 e.etcdIndex = current
                 replay.append(e)
-                if !stream { break }
             }
             let id = s.hub.nextID()
             let (events, cont) = AsyncStream.makeStream(of: StoreEvent.self,

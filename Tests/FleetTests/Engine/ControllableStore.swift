@@ -10,6 +10,8 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     private var _failReads = false
     private var _writeDelay: Duration = .zero
     private var _targetWrites = 0
+    private var _gets = 0
+    private var _holdWatches = false
 
     init(_ inner: any StoreClient) { self.inner = inner }
 
@@ -28,6 +30,13 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
         get { lock.withLock { _writeDelay } }
         set { lock.withLock { _writeDelay = newValue } }
     }
+    /// Reads (`get`) made through this client.
+    var gets: Int { lock.withLock { _gets } }
+    /// While set, watches wait before asking the store (so the history they need can run out).
+    var holdWatches: Bool {
+        get { lock.withLock { _holdWatches } }
+        set { lock.withLock { _holdWatches = newValue } }
+    }
     /// Writes (create or delete) of `job/*/target` keys that reached the store.
     var targetWrites: Int { lock.withLock { _targetWrites } }
 
@@ -45,6 +54,7 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
 
     func get(_ key: String, recursive: Bool, quorum: Bool) async throws -> (node: StoreNode?, index: UInt64) {
         try check(key)
+        lock.withLock { _gets += 1 }
         if recursive && failReads { throw StoreClientError.unavailable(["test: reads fail (\(key))"]) }
         return try await inner.get(key, recursive: recursive, quorum: quorum)
     }
@@ -73,6 +83,10 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
 
     func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent {
         try check(key)
-        return try await inner.waitForChange(key, recursive: recursive, fromIndex: index)
+        while holdWatches { try await Task.sleep(for: .milliseconds(10)) }
+        let event = try await inner.waitForChange(key, recursive: recursive, fromIndex: index)
+        // An outage that began during the wait fails the watch, as a dropped connection would.
+        try check(key)
+        return event
     }
 }

@@ -61,33 +61,30 @@ import TestSupport
         #expect(try await registry.unit("b.service")?.heartbeat == "m1")
     }
 
-    @Test func changesFireForDesiredStateChanges() async throws {
+    @Test func changesFireForDesiredStateChangesHere() async throws {
         let (etcd, registry, source) = try Self.make()
         _ = etcd
-        try await Self.add(registry, "a.service")
+        try await Self.add(registry, "a.service", on: "m1")
         let stream = await source.changes()
-        let seen = Flag()
+        let seen = Counter()
         let consumer = Task {
-            for await _ in stream { seen.set() }
+            for await _ in stream { seen.add() }
         }
-        // The watch starts in the background: keep changing the unit until it reports (bounded).
+        // The first notification follows the watch's initial read; wait for it (bounded).
+        let synced = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < synced, seen.value == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        let before = seen.value
+        #expect(before >= 1)
+        // Keep changing the unit until a change is reported (bounded).
         let deadline = ContinuousClock.now + .seconds(10)
         var toggle = false
-        while ContinuousClock.now < deadline, !seen.value {
+        while ContinuousClock.now < deadline, seen.value == before {
             toggle.toggle()
             try await registry.setDesiredState("a.service", to: toggle ? .loaded : .launched)
             try await Task.sleep(for: .milliseconds(200))
         }
-        #expect(seen.value)
+        #expect(seen.value > before)
         consumer.cancel()
         await consumer.value
     }
-}
-
-/// A thread-safe boolean for observing a stream from a test.
-final class Flag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var flag = false
-    func set() { lock.withLock { flag = true } }
-    var value: Bool { lock.withLock { flag } }
 }
