@@ -376,6 +376,9 @@ private func dropIn(_ plan: BootPlan, _ path: String) -> String? {
         let p = try plan(text, HostAddresses(privateIPv4: "10.77.1.21"), units: .fleetd)
         #expect(p.role == .worker)
         #expect(p.actions.map(\.description) == [
+            "set hostname worker1",
+            "ensure user ops",
+            "write /etc/motd (43 bytes, mode 644)",
             "update /etc/environment: COREOS_PRIVATE_IPV4",
             "write drop-in /run/systemd/system/fleetd.service.d/20-cloudinit.conf",
             "unmask fleetd.service if masked",

@@ -90,6 +90,16 @@ import TestSupport
         #expect(machines.stdout.contains("role=worker"))
         #expect(machines.stdout.contains("member=kv2,role=kv"))
 
+        // The worker's user-data also made a user with a key, a file and the hostname.
+        let boot = try bed.run(on: c.worker, ["bash", "-c",
+            "id -nG ops && cat /home/ops/.ssh/authorized_keys && stat -c '%U %a' /home/ops/.ssh/authorized_keys && cat /etc/motd && hostname"])
+        #expect(boot.succeeded, "\(boot)")
+        #expect(boot.stdout.contains("systemd-journal"), "\(boot.stdout)")
+        #expect(boot.stdout.contains("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyForTheFleetSwiftWorkerUserData ops@example"))
+        #expect(boot.stdout.contains("ops 600"))
+        #expect(boot.stdout.contains("fleet-swift worker: fleetctl list-machines"))
+        #expect(boot.stdout.hasSuffix("worker1\n"), "\(boot.stdout)")
+
         // A unit started through the API runs in real systemd on the machine the scheduler chose.
         try c.writeUnit("hello.service", """
             [Unit]
