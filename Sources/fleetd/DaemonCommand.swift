@@ -42,7 +42,7 @@ enum DaemonCommand {
     ) async throws {
         let activation = try SocketActivation.fromEnvironment(environment)
         activation.adopt()
-        let listeners = try apiListeners(config: config, activation: activation)
+        let listeners = try FleetDaemon.apiListeners(config: config, activation: activation)
         var machine = try MachineIdentity.local(config: config)
 
         // The store: with ETCD_* a KV node runs in this process. A member is used in process; a proxy
@@ -77,7 +77,7 @@ enum DaemonCommand {
             throw FleetDaemonError.systemd("\(error)")
         }
         let units = SystemdUnitManager(systemd: systemd, unitsDirectory: config.unitsDirectory)
-        machine.apiURL = advertisedAPIURL(config: config, machine: machine, listeners: listeners)
+        machine.apiURL = FleetDaemon.advertisedAPIURL(config: config, machine: machine, listeners: listeners)
 
         let daemon = try await FleetDaemon.start(
             FleetDaemon.Parts(
@@ -108,33 +108,5 @@ enum DaemonCommand {
     /// becomes such variables in fleetd.service's drop-in). ETCDCTL_* does not count.
     static func runsKVMember(_ environment: [String: String]) -> Bool {
         environment.keys.contains { $0.hasPrefix("ETCD_") }
-    }
-
-    /// Passed sockets, then the configured listeners; a passed socket replaces the default unix
-    /// socket (fleetd.socket owns that path).
-    static func apiListeners(config: FleetConfig, activation: SocketActivation) throws -> [HTTPListenAddress] {
-        var out = activation.sockets.map { HTTPListenAddress.fileDescriptor($0.fileDescriptor) }
-        for url in config.apiListen {
-            guard let endpoint = HTTPEndpoint(url: url) else { throw FleetDaemonError.badURL(option: "api_listen", value: url) }
-            switch endpoint {
-            case .unix(let path):
-                if activation.sockets.isEmpty { out.append(.unix(path: path)) }
-            case .tcp(let host, let port):
-                out.append(.tcp(host: host, port: port))
-            }
-        }
-        return out
-    }
-
-    /// `api_advertise_url`, else `http://<public IP>:<port>` of the first TCP listener.
-    static func advertisedAPIURL(config: FleetConfig, machine: MachineState, listeners: [HTTPListenAddress]) -> String? {
-        if !config.apiAdvertiseURL.isEmpty { return config.apiAdvertiseURL }
-        for listener in listeners {
-            guard case .tcp(let host, let port) = listener, port != 0 else { continue }
-            let reachable = ["0.0.0.0", "::", ""].contains(host) ? machine.publicIP : host
-            guard !reachable.isEmpty, !reachable.hasPrefix("127.") else { continue }
-            return reachable.contains(":") ? "http://[\(reachable)]:\(port)" : "http://\(reachable):\(port)"
-        }
-        return nil
     }
 }

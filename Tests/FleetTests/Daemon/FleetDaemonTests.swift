@@ -220,6 +220,21 @@ import TestSupport
         }
     }
 
+    @Test func apiListenersAndTheAdvertisedURL() throws {
+        var config = FleetConfig()
+        config.apiListen = ["unix:///var/run/fleet.sock", "http://0.0.0.0:49153"]
+        let plain = try FleetDaemon.apiListeners(config: config, activation: SocketActivation(sockets: []))
+        #expect(plain == [.unix(path: "/var/run/fleet.sock"), .tcp(host: "0.0.0.0", port: 49153)])
+        let activated = try FleetDaemon.apiListeners(
+            config: config, activation: SocketActivation(sockets: [.init(fileDescriptor: 3, name: "fleetd.socket")]))
+        #expect(activated == [.fileDescriptor(3), .tcp(host: "0.0.0.0", port: 49153)])
+        let machine = MachineState(id: "m", publicIP: "10.0.0.7")
+        #expect(FleetDaemon.advertisedAPIURL(config: config, machine: machine, listeners: plain) == "http://10.0.0.7:49153")
+        #expect(FleetDaemon.advertisedAPIURL(config: config, machine: machine, listeners: [.tcp(host: "127.0.0.1", port: 1)]) == nil)
+        config.apiAdvertiseURL = "http://lb:80"
+        #expect(FleetDaemon.advertisedAPIURL(config: config, machine: machine, listeners: plain) == "http://lb:80")
+    }
+
     @Test func machineIDFileIsChecked() throws {
         let dir = "/tmp/fleet-swift-machine-id-\(freeLoopbackPort())"
         _ = try ChildProcess.run(["mkdir", "-p", dir])
