@@ -216,20 +216,41 @@ extension KVMember {
     /// Points the transport at every recorded member but this one.
     func refreshPeers() {
         let members = MembershipRecords.members(in: store)
-        // A joining member's store is empty until the leader's log reaches it; until then it keeps
-        // the peers it learnt when joining, or it could never answer the leader.
-        guard !members.isEmpty else { return }
         var peers: [UInt64: [String]] = [:]
         for m in members where m.id != memberID { peers[m.id] = m.peerURLs }
+        // The store's records lag behind the cluster while this member is behind the log (a
+        // restart from an old commit, or a join): members added later, maybe the leader, are
+        // known only as remotes (seeded when joining, or learnt from their requests). Without
+        // them this member could never answer the leader, and so never catch up.
+        for id in remotes.keys where peers[id] != nil || MembershipRecords.isRemoved(id, in: store) || id == memberID {
+            remotes[id] = nil
+        }
+        for (id, urls) in remotes { peers[id] = urls }
         guard peers != knownPeers else { return }
         knownPeers = peers
+        shared.withLock { $0.peerIDs = Set(peers.keys) }
         transport.setPeers(peers.mapValues { $0.compactMap(HTTPEndpoint.init(url:)) })
     }
 
-    /// Peers known before the store holds any membership record: the cluster a joining member
+    /// Peers known before the store holds their membership records: the cluster a joining member
     /// asked for its members (etcd seeds its transport the same way).
     func seedPeers(_ peers: [UInt64: [String]]) {
-        knownPeers = peers
-        transport.setPeers(peers.mapValues { $0.compactMap(HTTPEndpoint.init(url:)) })
+        for (id, urls) in peers { remotes[id] = urls }
+        refreshPeers()
+    }
+
+    /// Called (any thread) for every peer request: a sender this member has no URLs for becomes a
+    /// remote (etcd's `X-PeerURLs`), so the answers reach it.
+    func noteSender(_ id: UInt64, peerURLs header: String?) {
+        guard id != 0, id != memberID, let header, !shared.withLock({ $0.peerIDs.contains(id) }) else { return }
+        let urls = header.split(separator: ",").map { String($0) }.filter { HTTPEndpoint(url: $0) != nil }
+        guard !urls.isEmpty else { return }
+        queue.async {
+            guard self.knownPeers[id] == nil, !MembershipRecords.isRemoved(id, in: self.store) else { return }
+            self.logger.info("learnt a peer from its requests", metadata: ["peer": "\(MemberInfo.hex(id))",
+                                                                           "urls": "\(urls.joined(separator: ","))"])
+            self.remotes[id] = urls
+            self.refreshPeers()
+        }
     }
 }

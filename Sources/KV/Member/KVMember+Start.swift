@@ -167,7 +167,10 @@ struct PeerAPI: HTTPResponder {
     weak var member: KVMember?
 
     func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
-        if receiver.handles(request) { return receiver.respondImmediately(to: request) }
+        if receiver.handles(request) {
+            noteSender(of: request)
+            return receiver.respondImmediately(to: request)
+        }
         switch (request.method, request.rawPath) {
         case (.GET, "/members"):
             guard let member else { return HTTPResponse(status: .serviceUnavailable) }
@@ -183,8 +186,19 @@ struct PeerAPI: HTTPResponder {
         }
     }
 
+    /// Lets the member learn a sender its store does not know yet (see `KVMember.noteSender`).
+    private func noteSender(of request: HTTPRequest) {
+        guard let member,
+              request.headers.first(name: PeerProtocol.clusterHeader).flatMap({ UInt64($0, radix: 16) }) == member.clusterID,
+              let from = request.headers.first(name: PeerProtocol.fromHeader).flatMap({ UInt64($0, radix: 16) }) else { return }
+        member.noteSender(from, peerURLs: request.headers.first(name: PeerProtocol.peerURLsHeader))
+    }
+
     func respond(to request: HTTPRequest) async -> HTTPResponse {
-        if receiver.handles(request) { return await receiver.respond(to: request) }
+        if receiver.handles(request) {
+            noteSender(of: request)
+            return await receiver.respond(to: request)
+        }
         return respondImmediately(to: request)!
     }
 }

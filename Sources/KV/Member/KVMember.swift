@@ -64,6 +64,8 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     var expireProposedAt: ContinuousClock.Instant?
     var publishProposedAt: ContinuousClock.Instant?
     var knownPeers: [UInt64: [String]] = [:]
+    /// Peers not (yet) in the store's membership records: see `refreshPeers`.
+    var remotes: [UInt64: [String]] = [:]
     var timer: DispatchSourceTimer?
     var fatal: String?
 
@@ -89,6 +91,8 @@ public final class KVMember: KVBackend, @unchecked Sendable {
         var sentAppends: UInt64 = 0
         var receivedAppends: UInt64 = 0
         var lastTick = ContinuousClock.now
+        /// The peers the transport has URLs for (a copy of `knownPeers`' keys, for `noteSender`).
+        var peerIDs: Set<UInt64> = []
     }
 
     /// What applying a proposal produced, handed to the member that proposed it.
@@ -105,7 +109,8 @@ public final class KVMember: KVBackend, @unchecked Sendable {
         self.clusterID = clusterID
         self.memberName = config.name
         self.storage = storage
-        self.transport = PeerTransport(localID: memberID, clusterID: clusterID, logger: logger)
+        self.transport = PeerTransport(localID: memberID, clusterID: clusterID,
+                                       localURLs: config.initialAdvertisePeerURLs.map(\.description), logger: logger)
         let electionTicks = max(2, config.electionTimeout / max(1, config.heartbeatInterval))
         var raftConfig = RaftConfig(id: memberID, electionTick: electionTicks, heartbeatTick: 1,
                                     maxEntriesPerMessage: 512, maxInflightMessages: 256)

@@ -37,6 +37,9 @@ public enum PeerProtocol {
     public static let clusterHeader = "X-Etcd-Cluster-ID"
     /// The sender's member ID in hex.
     public static let fromHeader = "X-Server-From"
+    /// The sender's advertised peer URLs, comma-separated (etcd's header): lets a member whose
+    /// store does not know the sender yet (restarted behind the log, or joining) answer it.
+    public static let peerURLsHeader = "X-PeerURLs"
 
     static func hex(_ v: UInt64) -> String { String(v, radix: 16) }
 }

@@ -11,6 +11,8 @@ import NIOHTTP1
 public final class PeerTransport: Sendable {
     public let localID: UInt64
     public let clusterID: UInt64
+    /// This member's advertised peer URLs, sent with every request (`PeerProtocol.peerURLsHeader`).
+    public let localURLs: [String]
     private let client: HTTPClient
     private let logger: Logger
     private let senders = NIOLockedValueBox([UInt64: PeerSender]())
@@ -23,9 +25,11 @@ public final class PeerTransport: Sendable {
     /// Most frames queued for a peer; beyond it new frames are dropped.
     public static let maxQueuedFrames = 16 * 1024
 
-    public init(localID: UInt64, clusterID: UInt64, client: HTTPClient = HTTPClient(), logger: Logger = Logger(label: "kv.peers")) {
+    public init(localID: UInt64, clusterID: UInt64, localURLs: [String] = [], client: HTTPClient = HTTPClient(),
+                logger: Logger = Logger(label: "kv.peers")) {
         self.localID = localID
         self.clusterID = clusterID
+        self.localURLs = localURLs
         self.client = client
         self.logger = logger
         (unreachable, unreachableContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(256))
@@ -76,6 +80,7 @@ public final class PeerTransport: Sendable {
         var headers = HTTPHeaders()
         headers.add(name: PeerProtocol.clusterHeader, value: PeerProtocol.hex(clusterID))
         headers.add(name: PeerProtocol.fromHeader, value: PeerProtocol.hex(localID))
+        if !localURLs.isEmpty { headers.add(name: PeerProtocol.peerURLsHeader, value: localURLs.joined(separator: ",")) }
         headers.add(name: "Content-Type", value: "application/octet-stream")
         let response = try await client.execute(.POST, endpoint, path, headers: headers, body: body, timeout: timeout)
         switch response.status {
