@@ -18,7 +18,13 @@ import TestSupport
         environment("FAULT_SOAK_SECONDS").flatMap(Int.init) ?? environment("FAULT_SECONDS").flatMap(Int.init) ?? 45
     }
 
-    @Test(.serialized, arguments: [3, 5])
+    /// Cluster sizes to run: `FAULT_MEMBERS=3` (comma-separated) replays one size only.
+    static var sizes: [Int] {
+        let chosen = environment("FAULT_MEMBERS")?.split(separator: ",").compactMap { Int($0) } ?? []
+        return chosen.isEmpty ? [3, 5] : chosen
+    }
+
+    @Test(.serialized, arguments: sizes)
     func randomizedFaultsKeepTheStoreLinearizable(members: Int) async throws {
         let seed = RunSeed.resolve("fault run (\(members) members)", variable: "FAULT_SEED")
         let run = FaultRun(members: members, seconds: Self.seconds, clients: 2 * members, seed: seed)
