@@ -10,13 +10,15 @@ import TestSupport
         let bed: Testbed
         var worker: TestMachine { bed.machines[3] }
 
-        func fleetctl(_ args: [String]) throws -> ProcessResult {
-            try bed.run(on: worker, ["fleetctl"] + args)
+        /// Runs fleetctl on `machine` (the worker unless said otherwise: fault tests cut machines off).
+        func fleetctl(_ args: [String], on machine: TestMachine? = nil) throws -> ProcessResult {
+            try bed.run(on: machine ?? worker, ["fleetctl"] + args)
         }
 
-        /// `unit → [machine IP]` for the units systemd reports active, from `fleetctl list-units`.
-        func activeUnits() throws -> [String: [String]] {
-            let result = try fleetctl(["list-units", "--no-legend", "--full", "--fields", "unit,machine,active"])
+        /// `unit → [machine IP]` for the units systemd reports active, from `fleetctl list-units`
+        /// run on `machine` (the worker by default).
+        func activeUnits(via machine: TestMachine? = nil) throws -> [String: [String]] {
+            let result = try fleetctl(["list-units", "--no-legend", "--full", "--fields", "unit,machine,active"], on: machine)
             guard result.succeeded else { return [:] }
             var out: [String: [String]] = [:]
             for line in result.stdout.split(separator: "\n") {
@@ -40,8 +42,8 @@ import TestSupport
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
-        func writeUnit(_ name: String, _ text: String) throws {
-            let result = try bed.run(on: worker, ["bash", "-c", "mkdir -p /root/units && cat > /root/units/\(name) <<'UNIT'\n\(text)UNIT\n"])
+        func writeUnit(_ name: String, _ text: String, on machine: TestMachine? = nil) throws {
+            let result = try bed.run(on: machine ?? worker, ["bash", "-c", "mkdir -p /root/units && cat > /root/units/\(name) <<'UNIT'\n\(text)UNIT\n"])
             #expect(result.succeeded, "\(result)")
         }
 
