@@ -12,13 +12,19 @@ public final class EtcdV2Client: StoreClient {
     public let endpoints: [HTTPEndpoint]
     private let client: HTTPClient
     private let timeout: Double
+    private let watchWindow: Double
     private let preferred = NIOLockedIndex()
 
-    /// `timeout` bounds each ordinary request; watches wait as long as the store takes.
-    public init(endpoints: [HTTPEndpoint], timeout: Double = 5, client: HTTPClient = HTTPClient()) {
+    /// `timeout` bounds each ordinary request. A watch waits as long as the store takes, but one
+    /// long poll lasts at most `watchWindow`: then the client checks that an endpoint answers (moving
+    /// to another if the one it watched went silent, e.g. partitioned away without a reset) and
+    /// watches again from the same index. Without it a watch on a vanished member hangs for ever
+    /// while its caller believes it is up to date.
+    public init(endpoints: [HTTPEndpoint], timeout: Double = 5, client: HTTPClient = HTTPClient(), watchWindow: Double = 15) {
         precondition(!endpoints.isEmpty, "EtcdV2Client needs at least one endpoint")
         self.endpoints = endpoints
         self.timeout = timeout
+        self.watchWindow = watchWindow
         self.client = client
     }
 
@@ -81,9 +87,17 @@ public final class EtcdV2Client: StoreClient {
         var query: [(String, String)] = [("wait", "true"), ("waitIndex", String(index))]
         if recursive { query.append(("recursive", "true")) }
         while true {
-            let (body, _) = try await request(.GET, key, query: query, timeout: 24 * 3600)
+            let body: ByteBuffer?
+            do {
+                (body, _) = try await request(.GET, key, query: query, timeout: watchWindow, missingIsNil: false, oneEndpoint: true)
+            } catch StoreClientError.unavailable {
+                // Quiet for a whole window, or the endpoint is gone: a short read (which moves on
+                // to an endpoint that answers, or throws if none does), then watch again.
+                _ = try await request(.GET, "/", missingIsNil: true)
+                continue
+            }
             // A watch the server closes early answers 200 with an empty body: ask again.
-            if body.readableBytes == 0 { continue }
+            guard let body, body.readableBytes > 0 else { continue }
             return try decode(StoreWatchEvent.self, body)
         }
     }
@@ -114,7 +128,7 @@ public final class EtcdV2Client: StoreClient {
     /// As `request`, but with `missingIsNil` a "key not found" answer is a nil body (with the index).
     private func request(_ method: HTTPMethod, _ key: String, query: [(String, String)] = [],
                          form: [(String, String)]? = nil, timeout: Double? = nil,
-                         missingIsNil: Bool) async throws -> (ByteBuffer?, UInt64) {
+                         missingIsNil: Bool, oneEndpoint: Bool = false) async throws -> (ByteBuffer?, UInt64) {
         var uri = "/v2/keys" + (key.hasPrefix("/") ? "" : "/") + URLEncoding.percentEncodePath(key)
         if !query.isEmpty { uri += "?" + encode(query) }
         var headers = HTTPHeaders()
@@ -125,7 +139,7 @@ public final class EtcdV2Client: StoreClient {
         }
         var failures: [String] = []
         let start = preferred.value
-        for attempt in 0..<endpoints.count {
+        for attempt in 0..<(oneEndpoint ? 1 : endpoints.count) {
             let i = (start + attempt) % endpoints.count
             let endpoint = endpoints[i]
             let response: HTTPClientResponse

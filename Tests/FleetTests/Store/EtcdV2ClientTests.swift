@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import TestSupport
 @testable import Fleet
@@ -30,8 +33,50 @@ import TestSupport
         #expect(try await client.get("/failover").node?.value == "ok")
     }
 
+    /// A watch on an endpoint that went silent (partitioned away: no reset, no answer) moves to an
+    /// endpoint that answers within a watch window and still sees the event. (Found by
+    /// `FleetFaultTests`: the agent's watch stayed on a cut-off member and its view went stale.)
+    @Test func watchLeavesAnEndpointThatWentSilent() async throws {
+        let etcd = try RealEtcd()
+        // A socket that listens and never answers: connections complete, requests hang.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(bound == 0 && listen(fd, 16) == 0)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let silentPort = Int(UInt16(bigEndian: addr.sin_port))
+
+        let direct = try EtcdV2Client(urls: etcd.clientURL)
+        let real = try #require(HTTPEndpoint(url: etcd.clientURL))
+        let client = EtcdV2Client(endpoints: [.tcp(host: "127.0.0.1", port: silentPort), real], timeout: 1, watchWindow: 1)
+        let start = try await direct.set("/silent/before", value: "x").modifiedIndex
+        let seen = WatchOutcome()
+        let watch = Task {
+            let event = try await client.waitForChange("/silent/key", recursive: false, fromIndex: start + 1)
+            await seen.set(event.node.value)
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        _ = try await direct.set("/silent/key", value: "seen")
+        let deadline = ContinuousClock.now + .seconds(20)
+        while await seen.value == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        watch.cancel()
+        let outcome = await seen.value
+        #expect(outcome == "seen", "the watch did not leave the silent endpoint")
+    }
+
     @Test func badURLsAreRejected() {
         #expect(throws: StoreClientError.self) { try EtcdV2Client(urls: "ftp://x") }
         #expect(throws: StoreClientError.self) { try EtcdV2Client(urls: "") }
     }
+}
+
+/// What a watch task saw, read by the test while it polls.
+private actor WatchOutcome {
+    var value: String?
+    func set(_ v: String?) { value = v }
 }
