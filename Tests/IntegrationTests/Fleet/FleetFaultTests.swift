@@ -95,7 +95,10 @@ import TestSupport
         let leaderID = try #require(try c.machineIPs().first { $0.value == leader.address }?.key, "no machine ID for \(leader.address)")
         try bed.cut(leader)
         let leaderCutAt = ContinuousClock.now
-        try c.writeUnit("fenced.service", "[Service]\nExecStart=/bin/sleep infinity\n", on: client)
+        // Pinned to the worker unless the worker is the one cut off: its agent, which reaches the store
+        // over HTTP (machine 1 first), must then see the new schedule although a store member is gone.
+        let pin = leader.name == c.worker.name ? "" : "[X-Fleet]\nMachineMetadata=role=worker\n"
+        try c.writeUnit("fenced.service", "[Service]\nExecStart=/bin/sleep infinity\n" + pin, on: client)
         var submit = try c.fleetctl(["start", "--no-block", "/root/units/fenced.service"], on: client)
         for _ in 0..<10 where !submit.succeeded {
             usleep(1_000_000) // the store may be electing a KV leader if the cut machine held it
