@@ -23,17 +23,8 @@ final class LoopbackCluster: @unchecked Sendable {
             KVInitialCluster.Member(name: "m\(i + 1)", peerURLs: [KVURL(scheme: "http", host: "127.0.0.1", port: p.1)])
         })
         for (i, p) in ports.enumerated() {
-            var c = KVConfig()
-            c.name = "m\(i + 1)"
-            c.dataDir = "\(root)/m\(i + 1)"
-            c.listenClientURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: p.0)]
-            c.advertiseClientURLs = c.listenClientURLs
-            c.listenPeerURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: p.1)]
-            c.initialAdvertisePeerURLs = c.listenPeerURLs
+            var c = Self.memberConfig(name: "m\(i + 1)", root: root, clientPort: p.0, peerPort: p.1)
             c.initialCluster = initial
-            c.initialClusterToken = "test-\(root)"
-            c.heartbeatInterval = 50
-            c.electionTimeout = 500
             c.snapshotCount = snapshotCount
             configs.append(c)
         }
@@ -45,6 +36,22 @@ final class LoopbackCluster: @unchecked Sendable {
             }
             for try await (i, r) in group { running[i] = r }
         }
+    }
+
+    /// A member of this cluster's kind (loopback URLs, data under `root`, short timeouts); the
+    /// caller sets the initial cluster.
+    static func memberConfig(name: String, root: String, clientPort: Int, peerPort: Int) -> KVConfig {
+        var c = KVConfig()
+        c.name = name
+        c.dataDir = "\(root)/\(name)"
+        c.listenClientURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: clientPort)]
+        c.advertiseClientURLs = c.listenClientURLs
+        c.listenPeerURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: peerPort)]
+        c.initialAdvertisePeerURLs = c.listenPeerURLs
+        c.initialClusterToken = "test-\(root)"
+        c.heartbeatInterval = 50
+        c.electionTimeout = 500
+        return c
     }
 
     func endpoint(_ i: Int) -> HTTPEndpoint { .tcp(host: "127.0.0.1", port: configs[i].listenClientURLs[0].port) }

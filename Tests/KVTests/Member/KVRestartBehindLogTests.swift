@@ -30,13 +30,8 @@ import TestSupport
 
             // A fourth member joins while it is down, and becomes the leader.
             let clientPort = freeLoopbackPort(), peerPort = freeLoopbackPort()
-            var config = cluster.configs[leader]
-            config.name = "m4"
-            config.dataDir = "\(cluster.root)/m4"
-            config.listenClientURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: clientPort)]
-            config.advertiseClientURLs = config.listenClientURLs
-            config.listenPeerURLs = [KVURL(scheme: "http", host: "127.0.0.1", port: peerPort)]
-            config.initialAdvertisePeerURLs = config.listenPeerURLs
+            var config = LoopbackCluster.memberConfig(name: "m4", root: cluster.root, clientPort: clientPort, peerPort: peerPort)
+            config.initialCluster = cluster.configs[leader].initialCluster
             config.initialCluster.members.append(KVInitialCluster.Member(name: "m4", peerURLs: config.listenPeerURLs))
             config.initialClusterState = .existing
             var json = HTTPHeaders()
