@@ -281,30 +281,40 @@ public actor Engine {
     }
 
     /// Watches the whole prefix from `index` and wakes the loop for changes that can alter a plan.
-    /// The watch runs in its own task: a store long-poll cannot be interrupted, so on stop the task
-    /// is cancelled and its last request simply ends with the next change or connection close.
     private func startWatching(from index: UInt64) {
-        let store = registry.store
         let keys = registry.keys
         let wake = self.wake
-        let logger = self.logger
-        let root = String(keys.prefix.dropLast())
-        watcher = Task.detached {
+        watcher = Self.watch(
+            registry.store, String(keys.prefix.dropLast()), recursive: true, from: index, logger: logger, what: "engine"
+        ) { event in
+            if event.map({ Engine.affectsPlan($0.node.key, keys: keys) }) ?? true { wake.notify() }
+        }
+    }
+
+    /// A detached task that long-polls `key` from `index` on, calling `changed` with each event, or
+    /// with nil when events were missed (history cleared), until cancelled; failures are retried
+    /// with a backoff (100 ms doubling to 5 s). A store long-poll cannot be interrupted, so a
+    /// cancelled watch's last request simply ends with the next change or connection close.
+    private static func watch(
+        _ store: any StoreClient, _ key: String, recursive: Bool, from index: UInt64, logger: Logger, what: String,
+        changed: @escaping @Sendable (StoreWatchEvent?) -> Void
+    ) -> Task<Void, Never> {
+        Task.detached {
             var next = index
             var backoff = Duration.milliseconds(100)
             while !Task.isCancelled {
                 do {
-                    let event = try await store.waitForChange(root, recursive: true, fromIndex: next)
+                    let event = try await store.waitForChange(key, recursive: recursive, fromIndex: next)
                     next = max(next, event.node.modifiedIndex + 1)
                     backoff = .milliseconds(100)
-                    if !Task.isCancelled, Engine.affectsPlan(event.node.key, keys: keys) { wake.notify() }
+                    if !Task.isCancelled { changed(event) }
                 } catch StoreClientError.historyCleared(let current) {
-                    // Events were missed: re-plan from a fresh read and watch on from now.
+                    // Events were missed: the caller re-reads; watch on from now.
                     next = current + 1
-                    if !Task.isCancelled { wake.notify() }
+                    if !Task.isCancelled { changed(nil) }
                 } catch {
                     if Task.isCancelled { break }
-                    logger.debug("engine watch failed, retrying in \(backoff): \(error)")
+                    logger.debug("\(what) watch failed, retrying in \(backoff): \(error)")
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, .seconds(5))
                 }
@@ -323,30 +333,12 @@ public actor Engine {
     /// wake it. One watch at a time; it ends when this engine leads or resigns.
     private func watchLeaseAsStandby() {
         guard standbyWatcher == nil, lease.observedIndex > 0 else { return }
-        let store = registry.store
-        let key = lease.key
-        let lease = self.lease
         let wake = self.wake
-        let logger = self.logger
-        standbyWatcher = Task.detached {
-            var next = lease.observedIndex + 1
-            var backoff = Duration.milliseconds(100)
-            while !Task.isCancelled {
-                do {
-                    let event = try await store.waitForChange(key, recursive: false, fromIndex: next)
-                    next = max(next, event.node.modifiedIndex + 1)
-                    backoff = .milliseconds(100)
-                    if !Task.isCancelled, event.isRemoval { wake.notify() }
-                } catch StoreClientError.historyCleared(let current) {
-                    next = current + 1
-                    if !Task.isCancelled { wake.notify() }
-                } catch {
-                    if Task.isCancelled { break }
-                    logger.debug("engine lease watch failed, retrying in \(backoff): \(error)")
-                    try? await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(5))
-                }
-            }
+        standbyWatcher = Self.watch(
+            registry.store, lease.key, recursive: false, from: lease.observedIndex + 1, logger: logger,
+            what: "engine lease"
+        ) { event in
+            if event?.isRemoval ?? true { wake.notify() }
         }
     }
 
