@@ -90,3 +90,63 @@ import Testing
         #expect(try await units.units() == ["u03.service"])
     }
 }
+
+/// Publishing many unit states: slices of ``Agent/publishSlice`` go to the source concurrently, and
+/// a slice that fails is the only one published again.
+@Suite struct AgentConcurrentPublishTests {
+    typealias F = AgentFixtures
+
+    /// An ``InMemoryAgentSource`` whose publish takes a while (so slices overlap) and refuses any
+    /// slice holding one chosen unit until healed.
+    final class SlowSource: AgentSource {
+        let inner: InMemoryAgentSource
+        private let counts = Mutex((now: 0, most: 0, refusing: Optional<String>.none))
+        init(_ inner: InMemoryAgentSource) { self.inner = inner }
+        var mostInFlight: Int { counts.withLock { $0.most } }
+        func refuse(_ unit: String?) { counts.withLock { $0.refusing = unit } }
+
+        func publish(_ states: [PublishedUnitState]) async throws {
+            let refusing = counts.withLock {
+                $0.now += 1
+                $0.most = max($0.most, $0.now)
+                return $0.refusing
+            }
+            defer { counts.withLock { $0.now -= 1 } }
+            try await Task.sleep(for: .milliseconds(200))
+            if let refusing, states.contains(where: { $0.unit == refusing }) {
+                throw AgentSourceError.unavailable("test refuses \(refusing)")
+            }
+            try await inner.publish(states)
+        }
+        func desiredUnits(for machine: MachineState) async throws -> [DesiredUnit] {
+            try await inner.desiredUnits(for: machine)
+        }
+        func heartbeat(launched units: [String]) async throws { try await inner.heartbeat(launched: units) }
+        func changes() async -> AsyncStream<Void> { await inner.changes() }
+    }
+
+    @Test func manyStatesArePublishedInConcurrentSlicesAndAFailedSliceIsRetriedAlone() async throws {
+        let names = (1...100).map { "p" + ($0 < 10 ? "00" : $0 < 100 ? "0" : "") + "\($0).service" }
+        let inner = InMemoryAgentSource(
+            units: try names.map { try F.unit($0) }, schedule: Dictionary(uniqueKeysWithValues: names.map { ($0, F.machine.id) }))
+        let source = SlowSource(inner)
+        source.refuse("p050.service")
+        let agent = Agent(
+            machine: F.machine, source: source, units: InMemoryUnitManager(),
+            configuration: AgentConfiguration(reconcileInterval: .seconds(60), republishInterval: .seconds(60)),
+            logger: F.quiet)
+        await agent.reconcileOnce()
+        // 100 states in slices of 16: 7 calls, all at once; the slice with p050 failed.
+        #expect(source.mostInFlight == 7)
+        let sliceOf50 = Set(names[48..<64])
+        #expect(Set(inner.published.keys) == Set(names).subtracting(sliceOf50))
+        #expect(Set(await agent.published.keys) == Set(names).subtracting(sliceOf50))
+
+        source.refuse(nil)
+        let calls = inner.publishLog.count
+        await agent.publishChanges()
+        #expect(inner.publishLog.count == calls + 1)
+        #expect(Set(inner.publishLog.last?.map(\.unit) ?? []) == sliceOf50)
+        #expect(Set(inner.published.keys) == Set(names))
+    }
+}
