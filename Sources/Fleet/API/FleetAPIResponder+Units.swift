@@ -99,8 +99,10 @@ extension FleetAPIResponder {
                 return APIJSON.empty(.created)
             }
         }
+        // The lookup above found the unit and `desired` was validated for its name: one write, not
+        // ``Registry/setDesiredState(_:to:)``'s second read of the unit.
         try await registryCall("set_desired_state") { () async throws(RegistryError) in
-            try await registry.setDesiredState(name, to: desired)
+            try await registry.writeDesiredState(name, desired)
         }
         return APIJSON.empty(.noContent)
     }

@@ -270,16 +270,35 @@ public actor Agent {
             let batch = full ? publisher.fullRepublish(current: current) : publisher.changes(current: current)
             full = false
             guard !batch.isEmpty else { continue }
-            do {
-                try await source.publish(batch)
-                publisher.confirm(batch)
-                logger.debug("published \(batch.count) unit state(s)")
-            } catch {
-                logger.warning("\(AgentError.publishFailed(String(describing: error)))")
+            // Large batches (a pass that started 1,000 units) go out in slices, concurrently; each
+            // slice is confirmed on its own, so a failed one is all the next publish repeats.
+            let source = self.source
+            let slices = stride(from: 0, to: batch.count, by: Self.publishSlice).map {
+                Array(batch[$0..<min($0 + Self.publishSlice, batch.count)])
+            }
+            let failures = await BoundedConcurrency.map(slices) { slice -> String? in
+                do {
+                    try await source.publish(slice)
+                    return nil
+                } catch {
+                    return String(describing: error)
+                }
+            }
+            var failure: String?
+            for (slice, failed) in zip(slices, failures) {
+                if let failed { failure = failure ?? failed } else { publisher.confirm(slice) }
+            }
+            if let failure {
+                logger.warning("\(AgentError.publishFailed(failure))")
                 return
             }
+            logger.debug("published \(batch.count) unit state(s)")
         } while publishRequested
     }
+
+    /// Unit states per ``AgentSource/publish(_:)`` call when a batch is split; a batch this small is
+    /// one call, as before.
+    static let publishSlice = 16
 
     // MARK: Running
 

@@ -5,7 +5,9 @@
 /// template, as fleet's API does no template expansion.
 ///
 /// Every argument is resolved before anything is written, so a typo or a malformed file in the
-/// fifth argument leaves the first four unsubmitted instead of half-applied.
+/// fifth argument leaves the first four unsubmitted instead of half-applied. A write the API refuses
+/// does not stop the others (they run concurrently); the first refusal in argument order is thrown
+/// after all have been tried.
 public struct LazySubmit: Sendable {
     let context: FleetctlContext
     /// `--replace`: overwrite a registry unit whose options differ from the local file.
@@ -20,8 +22,8 @@ public struct LazySubmit: Sendable {
     enum Plan: Sendable {
         /// Already in the registry; nothing to write.
         case existing(APIUnit)
-        /// Create (or, with --replace, overwrite) the unit with these options.
-        case create(APIUnit, source: String)
+        /// Create (or, with --replace, overwrite: `replacing`) the unit with these options.
+        case create(APIUnit, source: String, replacing: Bool)
     }
 
     /// The unit name fleetctl uses for a command-line argument: its basename, with `.service` added
@@ -39,25 +41,46 @@ public struct LazySubmit: Sendable {
 
     /// Makes sure every argument's unit is in the registry; returns the units in argument order
     /// (duplicates once), as stored after submission.
-    public func ensureSubmitted(_ arguments: [String]) async throws(CLIError) -> [Submitted] {
-        var plans: [Plan] = []
+    ///
+    /// The lookups, then the writes, run concurrently (``BoundedConcurrency``): 1,000 arguments cost
+    /// about 1,000 / 32 round trips of each instead of 2,000 in a row. `desiredState` (from `load`
+    /// and `start`) is the desired state a unit this call creates is written with, saving the second
+    /// request fleet's fleetctl made to change it right after creating the unit as `inactive`; a
+    /// replaced unit keeps its stored desired state.
+    public func ensureSubmitted(_ arguments: [String], desiredState: String? = nil) async throws(CLIError)
+        -> [Submitted]
+    {
+        var requests: [(argument: String, name: UnitName)] = []
         var seen = Set<String>()
         for argument in arguments {
             let name = try Self.unitName(for: argument)
             guard seen.insert(name.rawValue).inserted else { continue }
-            plans.append(try await plan(argument: argument, name: name))
+            requests.append((argument, name))
         }
-        var units: [Submitted] = []
-        for plan in plans {
-            switch plan {
-            case .existing(let unit): units.append(Submitted(unit: unit, created: false))
-            case .create(let unit, _):
-                try await context.call("submitting unit \(unit.name)") { () async throws(FleetAPIError) in
-                    try await context.api.createUnit(unit)
-                }
-                units.append(Submitted(unit: unit, created: true))
+        // Every plan is made before anything is written; the first failure in argument order wins.
+        let planned = await BoundedConcurrency.map(requests) { request -> Result<Plan, CLIError> in
+            do throws(CLIError) { return .success(try await plan(argument: request.argument, name: request.name)) } catch {
+                return .failure(error)
             }
         }
+        var plans: [Plan] = []
+        for result in planned { plans.append(try result.get()) }
+
+        let written = await BoundedConcurrency.map(plans) { plan -> Result<Submitted, CLIError> in
+            switch plan {
+            case .existing(let unit): return .success(Submitted(unit: unit, created: false))
+            case .create(var unit, _, let replacing):
+                if let desiredState, !replacing { unit.desiredState = desiredState }
+                do throws(CLIError) {
+                    try await context.call("submitting unit \(unit.name)") { () async throws(FleetAPIError) in
+                        try await context.api.createUnit(unit)
+                    }
+                } catch { return .failure(error) }
+                return .success(Submitted(unit: unit, created: true))
+            }
+        }
+        var units: [Submitted] = []
+        for result in written { units.append(try result.get()) }
         return units
     }
 
@@ -73,7 +96,7 @@ public struct LazySubmit: Sendable {
             if replace {
                 let unit = APIUnit(name: name.rawValue, options: local.file.apiOptions,
                                    desiredState: existing.desiredState ?? "inactive")
-                return .create(unit, source: local.path)
+                return .create(unit, source: local.path, replacing: true)
             }
             context.console.err(
                 "WARNING: Unit \(name) in registry differs from local unit file \(local.path). Add --replace to override.\n"
@@ -82,20 +105,20 @@ public struct LazySubmit: Sendable {
         }
         if let local {
             return .create(APIUnit(name: name.rawValue, options: local.file.apiOptions, desiredState: "inactive"),
-                           source: local.path)
+                           source: local.path, replacing: false)
         }
         if let template = name.template {
             if let stored = try await context.call("looking up template \(template)", { () async throws(FleetAPIError) in
                 try await context.api.unit(template.rawValue)
             }) {
                 return .create(APIUnit(name: name.rawValue, options: stored.options, desiredState: "inactive"),
-                               source: template.rawValue)
+                               source: template.rawValue, replacing: false)
             }
             let path = Self.sibling(of: argument, named: template.rawValue)
             if let text = try context.readFile(path) {
                 let file = try Self.parse(text, path: path)
                 return .create(APIUnit(name: name.rawValue, options: file.apiOptions, desiredState: "inactive"),
-                               source: path)
+                               source: path, replacing: false)
             }
             throw .templateNotFound(instance: name.rawValue, template: template.rawValue)
         }

@@ -11,19 +11,18 @@ extension UnitCommands {
         let waiter = StateWaiter(context: context, attempts: attempts)
 
         let running = units.filter { $0.desiredState == "launched" }
-        for unit in running { try await setDesiredState(unit.name, "loaded") }
+        try await setDesiredStates(running.map(\.name), "loaded")
         let stopGoals = running.map { checks.systemdStopped($0.name, machineID: $0.isGlobal ? nil : $0.machineID) }
         let stopErrors = await waiter.wait(for: stopGoals)
         errors += stopErrors
         // A unit that did not stop is put back to launched, not left stopped half-way.
         let failedToStop = Set(stopErrors.compactMap(\.unitName))
-        for unit in running where failedToStop.contains(unit.name) {
-            try await setDesiredState(unit.name, "launched")
-        }
+        try await setDesiredStates(running.filter { failedToStop.contains($0.name) }.map(\.name), "launched")
 
+        let starting = units.filter { !failedToStop.contains($0.name) }
+        try await setDesiredStates(starting.map(\.name), "launched")
         var startGoals: [StateWaiter.Goal] = []
-        for unit in units where !failedToStop.contains(unit.name) {
-            try await setDesiredState(unit.name, "launched")
+        for unit in starting {
             startGoals.append(
                 unit.isGlobal
                     ? checks.systemdActiveEverywhere(unit.name)

@@ -1,5 +1,11 @@
 /// Blocks until units reach a state, as fleetctl's `--block-attempts` does: each attempt is a 2 s
-/// window polled every 250 ms (8 polls), and 0 attempts means wait forever.
+/// window, and 0 attempts means wait forever.
+///
+/// fleet polled every 250 ms, which made a start that is done in 0.2 s look like 0.25–0.5 s. Here
+/// the first second is polled every 50 ms, then the pause grows by half each poll up to 250 ms
+/// (``pause(afterPoll:)``), so a quick answer is seen quickly and a long wait costs fleet's rate.
+/// Attempts count the time paused, not polls. Within one poll the units are checked concurrently
+/// (``BoundedConcurrency``), so waiting for 1,000 units is not 1,000 round trips in a row.
 ///
 /// Unlike fleet, progress is visible: whenever what a unit is waiting for changes, one line on
 /// stderr says where it is (`web@1.service: loaded on abcd1234.../10.0.0.1, waiting for launched`).
@@ -28,8 +34,14 @@ public struct StateWaiter: Sendable {
         }
     }
 
+    /// The pause between polls once the quick first second is over (fleet's interval).
     public static let pollInterval: Duration = .milliseconds(250)
-    public static let pollsPerAttempt = 8
+    /// The pause between polls in the first ``quickPhase``.
+    public static let quickPollInterval: Duration = .milliseconds(50)
+    /// How long polls come every ``quickPollInterval``.
+    public static let quickPhase: Duration = .seconds(1)
+    /// One `--block-attempts` attempt.
+    public static let attemptWindow: Duration = .seconds(2)
 
     let context: FleetctlContext
     /// `--block-attempts`; 0 waits forever.
@@ -40,17 +52,43 @@ public struct StateWaiter: Sendable {
         self.attempts = attempts
     }
 
+    /// The pause after a poll, given the time already paused: 50 ms through the first second, then
+    /// growing by half each poll up to 250 ms.
+    public static func pause(afterWaiting waited: Duration, previous: Duration?) -> Duration {
+        guard waited >= quickPhase else { return quickPollInterval }
+        let grown = (previous ?? quickPollInterval) * 3 / 2
+        return min(max(grown, quickPollInterval), pollInterval)
+    }
+
+    /// How many consecutive polls span at least `window` of pausing, counted from the start of a
+    /// wait (so from its quickest polls): a bound on polls that is at least that long in time.
+    public static func polls(covering window: Duration) -> Int {
+        var waited = Duration.zero
+        var previous: Duration?
+        var polls = 0
+        while waited < window {
+            let pause = pause(afterWaiting: waited, previous: previous)
+            waited += pause
+            previous = pause
+            polls += 1
+        }
+        return polls
+    }
+
     /// Waits for every goal; returns the errors of those that failed or timed out (empty: all reached).
     public func wait(for goals: [Goal]) async -> [CLIError] {
         var pending = goals
         var lastProgress: [String: String] = [:]
         var errors: [CLIError] = []
-        var polls = 0
+        var waited = Duration.zero
+        var previous: Duration?
+        let budget = Self.attemptWindow * attempts
         while !pending.isEmpty {
+            let statuses = await BoundedConcurrency.map(pending) { goal -> Status in
+                do throws(CLIError) { return try await goal.check() } catch { return .failed(error) }
+            }
             var still: [Goal] = []
-            for goal in pending {
-                let status: Status
-                do { status = try await goal.check() } catch { status = .failed(error) }
+            for (goal, status) in zip(pending, statuses) {
                 switch status {
                 case .done(let line):
                     if let line { context.console.out(line + "\n") }
@@ -66,12 +104,14 @@ public struct StateWaiter: Sendable {
             }
             pending = still
             if pending.isEmpty { break }
-            polls += 1
-            if attempts > 0 && polls >= attempts * Self.pollsPerAttempt {
+            if attempts > 0 && waited >= budget {
                 errors += pending.map { .timedOut(unit: $0.unit, state: $0.state) }
                 break
             }
-            do { try await context.pause(Self.pollInterval) } catch {
+            let pause = Self.pause(afterWaiting: waited, previous: previous)
+            waited += pause
+            previous = pause
+            do { try await context.pause(pause) } catch {
                 errors += pending.map { .timedOut(unit: $0.unit, state: $0.state) }
                 break
             }

@@ -40,10 +40,12 @@ public struct UnitCommands: Sendable {
             let name = try LazySubmit.unitName(for: argument)
             if name.isTemplate { throw .cannotActivateTemplate(name.rawValue) }
         }
-        let units = try await LazySubmit(context: context, replace: replace).ensureSubmitted(arguments).map(\.unit)
+        let units = try await LazySubmit(context: context, replace: replace)
+            .ensureSubmitted(arguments, desiredState: target).map(\.unit)
+        // Units created just now already carry the target; only the others need the change.
+        try await setDesiredStates(units.filter { $0.desiredState != target }.map(\.name), target)
         var goals: [StateWaiter.Goal] = []
         for unit in units {
-            try await setDesiredState(unit.name, target)
             if unit.isGlobal {
                 context.console.out("Triggered global unit \(unit.name) \(verb)\n")
             } else if blocking.noBlock {
@@ -62,14 +64,17 @@ public struct UnitCommands: Sendable {
         let verb = target == "loaded" ? "stop" : "unload"
         var errors: [CLIError] = []
         var goals: [StateWaiter.Goal] = []
-        var names: [String] = []
+        var changing: [APIUnit] = []
         for unit in try await existingUnits(arguments, errors: &errors) {
             if target == "loaded" && !unit.isGlobal && (unit.currentState ?? "inactive") == "inactive" {
                 errors.append(.cannotStop(unit: unit.name, state: "inactive"))
                 continue
             }
-            try await setDesiredState(unit.name, target)
-            names.append(unit.name)
+            changing.append(unit)
+        }
+        try await setDesiredStates(changing.map(\.name), target)
+        let names = changing.map(\.name)
+        for unit in changing {
             if unit.isGlobal {
                 context.console.out("Triggered global unit \(unit.name) \(verb)\n")
             } else if blocking.noBlock {
@@ -90,17 +95,21 @@ public struct UnitCommands: Sendable {
     public func destroy(_ arguments: [String], blocking: Blocking) async throws(CLIError) -> FleetctlExitCode {
         var errors: [CLIError] = []
         var goals: [StateWaiter.Goal] = []
-        for unit in try await existingUnits(arguments, errors: &errors) {
-            do {
+        let units = try await existingUnits(arguments, errors: &errors)
+        let outcomes = await BoundedConcurrency.map(units) { unit -> CLIError? in
+            do throws(FleetAPIError) {
                 try await context.api.destroyUnit(unit.name)
+                return nil
             } catch .notFound {
-                errors.append(.unitNotFound(unit.name))
-                continue
+                return .unitNotFound(unit.name)
             } catch {
-                errors.append(.api(error, context: "destroying unit \(unit.name)"))
-                continue
+                return .api(error, context: "destroying unit \(unit.name)")
             }
-            if blocking.noBlock {
+        }
+        for (unit, failure) in zip(units, outcomes) {
+            if let failure {
+                errors.append(failure)
+            } else if blocking.noBlock {
                 context.console.out("Destroyed \(unit.name)\n")
             } else {
                 goals.append(checks.gone(unit.name))
@@ -118,12 +127,30 @@ public struct UnitCommands: Sendable {
         let names = try arguments.map { (argument: String) throws(CLIError) -> UnitName in
             try LazySubmit.unitName(for: argument)
         }
-        for name in names where seen.insert(name.rawValue).inserted {
-            do { units.append(try await checks.unit(name.rawValue)) } catch .unitNotFound(let missing) {
-                errors.append(.unitNotFound(missing))
+        let unique = names.filter { seen.insert($0.rawValue).inserted }
+        let found = await BoundedConcurrency.map(unique) { name -> Result<APIUnit, CLIError> in
+            do throws(CLIError) { return .success(try await checks.unit(name.rawValue)) } catch { return .failure(error) }
+        }
+        for result in found {
+            switch result {
+            case .success(let unit): units.append(unit)
+            case .failure(.unitNotFound(let missing)): errors.append(.unitNotFound(missing))
+            case .failure(let error): throw error
             }
         }
         return units
+    }
+
+    /// Sets the desired state of every named unit, concurrently (``BoundedConcurrency``); all are
+    /// tried, then the first failure in the order of `names` is thrown.
+    func setDesiredStates(_ names: [String], _ state: String) async throws(CLIError) {
+        let outcomes = await BoundedConcurrency.map(names) { name -> CLIError? in
+            do throws(CLIError) {
+                try await setDesiredState(name, state)
+                return nil
+            } catch { return error }
+        }
+        if let first = outcomes.compactMap({ $0 }).first { throw first }
     }
 
     func setDesiredState(_ name: String, _ state: String) async throws(CLIError) {

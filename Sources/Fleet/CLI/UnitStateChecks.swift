@@ -13,7 +13,7 @@ struct UnitStateChecks: Sendable {
     static let runningStates: Set<String> = ["active", "activating", "reloading", "deactivating"]
     /// How many consecutive polls systemd may report `failed` before `start` gives up on a unit
     /// (one attempt window; a failed state left from a previous run clears sooner than that).
-    static let failedPollLimit = StateWaiter.pollsPerAttempt
+    static let failedPollLimit = StateWaiter.polls(covering: StateWaiter.attemptWindow)
 
     func unit(_ name: String) async throws(CLIError) -> APIUnit {
         let unit = try await context.call("looking up unit \(name)") { () async throws(FleetAPIError) in

@@ -100,6 +100,7 @@ extension FleetConfig {
             case "token_limit": value = "100"
             case "api_listen": value = defaults.apiListen.joined(separator: ",")
             case "machine_ttl": value = "4s"
+            case "engine_lease_ttl": value = "(machine_ttl)"
             case "verbosity": value = "0"
             default: value = option.kind == .bool ? "false" : ""
             }

@@ -28,7 +28,9 @@ public struct FleetConfig: Equatable, Sendable {
     public var etcdKeyPrefix: String = "/_coreos.com/fleet/"
     /// Per-request timeout against etcd, in seconds.
     public var etcdRequestTimeout: Double = 1.0
-    /// Engine reconcile period in seconds; the leader lease TTL is 5 × this.
+    /// Engine reconcile period in seconds: the engine's periodic safety pass (store events, not this
+    /// timer, drive scheduling). fleet also made the leader lease TTL 5 × this; here that is
+    /// ``engineLeaseTTL``.
     public var engineReconcileInterval: Double = 2.0
     /// Address published for this machine; empty means "detect from the default-route interface".
     public var publicIP: String = ""
@@ -65,6 +67,11 @@ public struct FleetConfig: Equatable, Sendable {
     /// about this long. fleet used `agent_ttl` (30 s) for it; a short TTL refreshed every third of
     /// it detects a dead machine in seconds, while `agent_ttl` still governs unit states.
     public var machineTTL: Duration = .seconds(4)
+    /// TTL of the engine leader lease: how long after the leading engine's machine dies another
+    /// engine takes over. nil (the default) uses ``machineTTL``, so that losing the leader's machine
+    /// costs no more than losing any other machine (fleet: 5 × `engine_reconcile_interval`, 10 s).
+    /// The lease is renewed every third of it.
+    public var engineLeaseTTL: Duration?
 
     public init() {}
 
@@ -135,6 +142,7 @@ public struct FleetOption: Sendable, Equatable {
         FleetOption(name: "api_listen", kind: .urlList, inCloudConfig: true),
         FleetOption(name: "api_advertise_url", kind: .string, inCloudConfig: true),
         FleetOption(name: "machine_ttl", kind: .duration, inCloudConfig: true),
+        FleetOption(name: "engine_lease_ttl", kind: .duration, inCloudConfig: true),
     ]
 
     /// Looks an option up; `-` and `_` are interchangeable.

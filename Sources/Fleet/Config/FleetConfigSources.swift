@@ -249,6 +249,15 @@ extension FleetConfig {
                 return "expected a duration of at least 1s, like \"4s\""
             }
             machineTTL = d
+        case "engine_lease_ttl":
+            if text.isEmpty {
+                engineLeaseTTL = nil
+                return nil
+            }
+            guard let d = FleetValues.parseDuration(text), d >= .seconds(1) else {
+                return "expected a duration of at least 1s, like \"4s\" (empty: the machine_ttl)"
+            }
+            engineLeaseTTL = d
         default: return "unknown option"
         }
         return nil

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// The cluster scheduler: while it holds the leader lease, makes `job/<u>/target` match what
 /// ``Scheduler/plan(machines:units:schedule:policy:)`` decides for the current registry.
@@ -22,6 +23,8 @@ public actor Engine {
     private let logger: Logger
     private let wake = WakeSignal()
     private var watcher: Task<Void, Never>?
+    /// While another engine leads: watches the lease key and wakes the loop when it is removed.
+    private var standbyWatcher: Task<Void, Never>?
     private var holdingSince: ContinuousClock.Instant?
     private var lastUnschedulable: Set<String> = []
     private var wasLeader = false
@@ -106,8 +109,10 @@ public actor Engine {
         return Scheduler.plan(machines: machines, units: units, schedule: schedule, policy: .fleet)
     }
 
-    /// Writes `writes` in order, in batches that each start with a lease renewal; stops at the first
-    /// failure or as soon as the lease may have run out. Returns why it stopped early, if it did.
+    /// Writes `writes` in batches that each start with a lease renewal; within a batch the writes of
+    /// each ``WriteWaves`` wave go out concurrently (at most ``EngineConfiguration/writeConcurrency``
+    /// in flight), each only while the lease is still valid. Stops at the end of the wave in which a
+    /// write failed, or as soon as the lease may have run out. Returns why it stopped early, if it did.
     private func execute(_ writes: [Decision], epoch: UInt64, into executed: inout [Decision]) async
         -> ReconcileReport.StopReason?
     {
@@ -118,25 +123,58 @@ public actor Engine {
                 return .leaseLost("renewal before writing answered \(renewal)")
             }
             let end = min(next + configuration.batchSize, writes.count)
-            for decision in writes[next..<end] {
-                guard lease.currentEpoch == epoch else {
-                    return .leaseLost("the lease may have expired in the store before the write of \(decision.unit)")
-                }
-                do throws(RegistryError) {
-                    switch decision.action {
-                    case .schedule(let machine): try await registry.schedule(decision.unit, on: machine)
-                    case .unschedule(let machine): try await registry.unschedule(decision.unit, from: machine)
-                    case .unschedulable, .hold: break
+            for wave in WriteWaves.split(Array(writes[next..<end])) {
+                let outcomes = await write(wave, epoch: epoch)
+                var stop: ReconcileReport.StopReason?
+                for (decision, outcome) in zip(wave, outcomes) {
+                    switch outcome {
+                    case .written:
+                        executed.append(decision)
+                        logger.info("\(decision)")
+                    case .failed(let why): stop = stop ?? why
+                    case .skipped: continue
                     }
-                } catch {
-                    return error.isUnavailable ? .storeUnavailable(error) : .conflict(error)
                 }
-                executed.append(decision)
-                logger.info("\(decision)")
-                next += 1
+                if let stop { return stop }
             }
+            next = end
         }
         return nil
+    }
+
+    /// How one write of a wave ended.
+    private enum WriteOutcome: Sendable {
+        case written
+        case failed(ReconcileReport.StopReason)
+        /// Not sent: another write of the wave had failed already.
+        case skipped
+    }
+
+    /// Writes one wave concurrently. After the first failure, writes not yet sent are skipped (the
+    /// lease may be gone, or the registry changed under the plan).
+    private func write(_ wave: [Decision], epoch: UInt64) async -> [WriteOutcome] {
+        let registry = self.registry
+        let lease = self.lease
+        let halted = Mutex(false)
+        return await BoundedConcurrency.map(wave, limit: configuration.writeConcurrency) {
+            decision -> WriteOutcome in
+            if halted.withLock({ $0 }) { return .skipped }
+            guard lease.currentEpoch == epoch else {
+                halted.withLock { $0 = true }
+                return .failed(.leaseLost("the lease may have expired in the store before the write of \(decision.unit)"))
+            }
+            do throws(RegistryError) {
+                switch decision.action {
+                case .schedule(let machine): try await registry.schedule(decision.unit, on: machine)
+                case .unschedule(let machine): try await registry.unschedule(decision.unit, from: machine)
+                case .unschedulable, .hold: break
+                }
+                return .written
+            } catch {
+                halted.withLock { $0 = true }
+                return .failed(error.isUnavailable ? .storeUnavailable(error) : .conflict(error))
+            }
+        }
     }
 
     /// Deletes schedule entries of destroyed units (compare-and-delete on the machine, fenced like
@@ -181,6 +219,7 @@ public actor Engine {
         guard leader != wasLeader else { return }
         wasLeader = leader
         if leader {
+            stopStandbyWatch()
             logger.info("engine \(configuration.machineID) became the leader")
         } else {
             logger.info("engine \(configuration.machineID) is not the leader (holder: \(holder ?? "unknown"))")
@@ -209,6 +248,7 @@ public actor Engine {
             } else {
                 leader = false
                 stopWatching()
+                if case .notLeader = outcome, configuration.watch { watchLeaseAsStandby() }
             }
             // A pass cut short (store trouble, conflict) is retried soon, not at the next safety pass.
             let pause = finished ? configuration.safetyInterval : configuration.leaseTickInterval
@@ -235,35 +275,46 @@ public actor Engine {
     /// Stops watching and gives up the lease (if held) so another engine can lead at once.
     public func resign() async {
         stopWatching()
+        stopStandbyWatch()
         wasLeader = false
         await lease.release()
     }
 
     /// Watches the whole prefix from `index` and wakes the loop for changes that can alter a plan.
-    /// The watch runs in its own task: a store long-poll cannot be interrupted, so on stop the task
-    /// is cancelled and its last request simply ends with the next change or connection close.
     private func startWatching(from index: UInt64) {
-        let store = registry.store
         let keys = registry.keys
         let wake = self.wake
-        let logger = self.logger
-        let root = String(keys.prefix.dropLast())
-        watcher = Task.detached {
+        watcher = Self.watch(
+            registry.store, String(keys.prefix.dropLast()), recursive: true, from: index, logger: logger, what: "engine"
+        ) { event in
+            if event.map({ Engine.affectsPlan($0.node.key, keys: keys) }) ?? true { wake.notify() }
+        }
+    }
+
+    /// A detached task that long-polls `key` from `index` on, calling `changed` with each event, or
+    /// with nil when events were missed (history cleared), until cancelled; failures are retried
+    /// with a backoff (100 ms doubling to 5 s). A store long-poll cannot be interrupted, so a
+    /// cancelled watch's last request simply ends with the next change or connection close.
+    private static func watch(
+        _ store: any StoreClient, _ key: String, recursive: Bool, from index: UInt64, logger: Logger, what: String,
+        changed: @escaping @Sendable (StoreWatchEvent?) -> Void
+    ) -> Task<Void, Never> {
+        Task.detached {
             var next = index
             var backoff = Duration.milliseconds(100)
             while !Task.isCancelled {
                 do {
-                    let event = try await store.waitForChange(root, recursive: true, fromIndex: next)
+                    let event = try await store.waitForChange(key, recursive: recursive, fromIndex: next)
                     next = max(next, event.node.modifiedIndex + 1)
                     backoff = .milliseconds(100)
-                    if !Task.isCancelled, Engine.affectsPlan(event.node.key, keys: keys) { wake.notify() }
+                    if !Task.isCancelled { changed(event) }
                 } catch StoreClientError.historyCleared(let current) {
-                    // Events were missed: re-plan from a fresh read and watch on from now.
+                    // Events were missed: the caller re-reads; watch on from now.
                     next = current + 1
-                    if !Task.isCancelled { wake.notify() }
+                    if !Task.isCancelled { changed(nil) }
                 } catch {
                     if Task.isCancelled { break }
-                    logger.debug("engine watch failed, retrying in \(backoff): \(error)")
+                    logger.debug("\(what) watch failed, retrying in \(backoff): \(error)")
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, .seconds(5))
                 }
@@ -274,6 +325,26 @@ public actor Engine {
     private func stopWatching() {
         watcher?.cancel()
         watcher = nil
+    }
+
+    /// While another engine holds the lease, watches the lease key from the index last seen and wakes
+    /// the loop when the key is removed (expired with its dead holder, or released), so this engine
+    /// competes at once instead of at its next tick (up to a third of the TTL later). Renewals do not
+    /// wake it. One watch at a time; it ends when this engine leads or resigns.
+    private func watchLeaseAsStandby() {
+        guard standbyWatcher == nil, lease.observedIndex > 0 else { return }
+        let wake = self.wake
+        standbyWatcher = Self.watch(
+            registry.store, lease.key, recursive: false, from: lease.observedIndex + 1, logger: logger,
+            what: "engine lease"
+        ) { event in
+            if event?.isRemoval ?? true { wake.notify() }
+        }
+    }
+
+    private func stopStandbyWatch() {
+        standbyWatcher?.cancel()
+        standbyWatcher = nil
     }
 
     /// Whether a change to `key` can change the plan: machines, units, desired states and the

@@ -3,7 +3,8 @@ public struct EngineConfiguration: Sendable {
     /// This engine's machine ID (the lease holder name).
     public var machineID: String
     /// Leader lease TTL in seconds: how long after the leader dies another engine can take over.
-    /// fleet used 5 × reconcile interval (10 s).
+    /// fleet used 5 × reconcile interval (10 s); fleetd passes `engine_lease_ttl`, by default the
+    /// `machine_ttl` (4 s).
     public var leaseTTL: Int
     /// A full reconcile runs at least this often even without store events (safety net for a lost
     /// watch). Events, not this timer, drive normal scheduling.
@@ -14,6 +15,8 @@ public struct EngineConfiguration: Sendable {
     /// Writes between lease renewals. Each batch starts with a renewal and stops as soon as the lease
     /// could have expired (fencing).
     public var batchSize: Int
+    /// Schedule writes in flight at most within a batch (see ``WriteWaves``); 1 writes one at a time.
+    public var writeConcurrency: Int = BoundedConcurrency.defaultLimit
     /// The scheduler's safety limits (mass machine loss is held by default).
     public var policy: Scheduler.PlanPolicy
     /// How long units of a mass machine loss are held before the loss is believed and they are
@@ -39,12 +42,15 @@ public struct EngineConfiguration: Sendable {
         self.version = version
     }
 
-    /// From fleet.conf: `engine_reconcile_interval` is the periodic pass and a fifth of the lease TTL
-    /// (fleet's 5 × interval); `disable_watches` turns the store watch off.
+    /// From fleet.conf: `engine_reconcile_interval` is the periodic pass; the lease TTL is
+    /// `engine_lease_ttl`, else `machine_ttl`, in whole seconds rounded up (the store's TTLs are whole
+    /// seconds). fleet's 5 × interval (10 s) made a dead leader's machine take 10 s to replace while
+    /// any other dead machine took `machine_ttl`. `disable_watches` turns the store watch off.
     public init(config: FleetConfig, machineID: String) {
         let interval = max(0.1, config.engineReconcileInterval)
+        let (seconds, attoseconds) = (config.engineLeaseTTL ?? config.machineTTL).components
         self.init(
-            machineID: machineID, leaseTTL: Int((interval * 5).rounded(.up)),
+            machineID: machineID, leaseTTL: Int(seconds) + (attoseconds > 0 ? 1 : 0),
             safetyInterval: .milliseconds(Int(interval * 1000)))
         self.watch = !config.disableWatches
     }

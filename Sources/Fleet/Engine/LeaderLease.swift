@@ -35,6 +35,7 @@ public final class LeaderLease: @unchecked Sendable {
     private var modifiedIndex: UInt64 = 0
     private var epoch: UInt64 = 0
     private var validUntil: ContinuousClock.Instant = .now - .seconds(1)
+    private var observed: UInt64 = 0
 
     /// - Parameters:
     ///   - key: e.g. `/_coreos.com/fleet/lease/engine-leader`.
@@ -56,6 +57,11 @@ public final class LeaderLease: @unchecked Sendable {
 
     /// The fencing token of the current tenure, or nil when not held.
     public var currentEpoch: UInt64? { isValid ? lock.withLock { epoch } : nil }
+
+    /// The modifiedIndex of the lease key when a `tick` last found another engine holding it (0:
+    /// never). A standby engine watches the key from just after it, to take over the moment the
+    /// holder's lease expires or is released instead of at its next tick.
+    public var observedIndex: UInt64 { lock.withLock { observed } }
 
     /// Renews the lease if held, otherwise takes it if free. Call it every `ttl / 3` or so, and
     /// right before writing a batch of decisions.
@@ -82,6 +88,7 @@ public final class LeaderLease: @unchecked Sendable {
             } catch StoreClientError.keyExists {
                 let (node, _) = try await store.get(key, recursive: false, quorum: true)
                 guard let node, let value = node.value else { return .unknown("lease vanished while reading it") }
+                lock.withLock { observed = node.modifiedIndex }
                 let record = try? JSONDecoder().decode(Record.self, from: Data(value.utf8))
                 if record?.MachineID == holderID {
                     // Our own lease from before a restart: take it back by CAS.

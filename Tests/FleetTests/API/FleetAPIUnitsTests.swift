@@ -64,7 +64,7 @@ import Testing
         // Same options again: only the desired state changes.
         let same = try await APITest.call(api, .PUT, "/fleet/v1/units/hello.service", json: APITest.putBody(desired: "loaded"))
         #expect(same.status == 204)
-        #expect(try await registry.unit("hello.service")?.desiredState == .loaded)
+        #expect(try await registry.unit("hello.service")?.unit.desiredState == .loaded)
         // Other options: replaced (new hash), 201.
         let before = try #require(try await registry.unit("hello.service")).unit.hash
         let other = #"[{"section":"Service","name":"ExecStart","value":"/bin/sleep 5"}]"#
@@ -192,5 +192,27 @@ import Testing
         let answer = try await APITest.call(api, .PUT, "/fleet/v1/units/a%5Cx2db.service", json: APITest.putBody())
         #expect(answer.status == 201)
         #expect(try await registry.unit(#"a\x2db.service"#) != nil)
+    }
+    /// What one unit costs the store: a create is one read (does it exist?) and three writes
+    /// (contents, job object, desired state); a desired-state change of an existing unit writes
+    /// only the desired state, after the one lookup.
+    @Test func storeRequestsPerCreateAndPerDesiredStateChange() async throws {
+        let (base, _) = APITest.registry()
+        let store = RecordingStore(base.store)
+        let registry = Registry(store: store, keys: base.keys)
+        let api = APITest.responder(registry)
+        let keys = base.keys
+        let created = try await APITest.call(api, .PUT, "/fleet/v1/units/hello.service", json: APITest.putBody(desired: "launched"))
+        #expect(created.status == 201)
+        #expect(store.writes.count == 3)
+        #expect(Array(store.writes.suffix(2)) == [keys.jobObject("hello.service"), keys.jobTargetState("hello.service")])
+        #expect(store.reads.count == 1)
+
+        store.clear()
+        let changed = try await APITest.call(api, .PUT, "/fleet/v1/units/hello.service", json: APITest.putBody(desired: "loaded", options: nil))
+        #expect(changed.status == 204)
+        #expect(store.writes == [keys.jobTargetState("hello.service")])
+        #expect(store.reads.count <= 3)  // the unit's job directory, its contents, its state if scheduled
+        #expect(try await registry.unit("hello.service")?.unit.desiredState == .loaded)
     }
 }

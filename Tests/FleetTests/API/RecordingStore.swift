@@ -1,16 +1,21 @@
 import Synchronization
 @testable import Fleet
 
-/// A ``StoreClient`` that records every read (key, recursive) before passing it on, so tests can
-/// check what a page of the API actually read.
+/// A ``StoreClient`` that records every read (key, recursive) and every write (key) before passing
+/// it on, so tests can check what a page of the API actually read and wrote.
 final class RecordingStore: StoreClient {
     private let inner: any StoreClient
     private let log = Mutex<[(key: String, recursive: Bool)]>([])
+    private let writeLog = Mutex<[String]>([])
 
     init(_ inner: any StoreClient) { self.inner = inner }
 
     var reads: [(key: String, recursive: Bool)] { log.withLock { $0 } }
-    func clear() { log.withLock { $0.removeAll() } }
+    var writes: [String] { writeLog.withLock { $0 } }
+    func clear() {
+        log.withLock { $0.removeAll() }
+        writeLog.withLock { $0.removeAll() }
+    }
 
     func get(_ key: String, recursive: Bool, quorum: Bool) async throws -> (node: StoreNode?, index: UInt64) {
         log.withLock { $0.append((key, recursive)) }
@@ -18,7 +23,8 @@ final class RecordingStore: StoreClient {
     }
 
     func set(_ key: String, value: String, ttl: Int?, condition: StoreCondition) async throws -> StoreNode {
-        try await inner.set(key, value: value, ttl: ttl, condition: condition)
+        writeLog.withLock { $0.append(key) }
+        return try await inner.set(key, value: value, ttl: ttl, condition: condition)
     }
 
     func makeDirectory(_ key: String, ttl: Int?) async throws -> StoreNode {
@@ -30,7 +36,8 @@ final class RecordingStore: StoreClient {
     }
 
     func delete(_ key: String, recursive: Bool, condition: StoreCondition) async throws -> StoreNode? {
-        try await inner.delete(key, recursive: recursive, condition: condition)
+        writeLog.withLock { $0.append(key) }
+        return try await inner.delete(key, recursive: recursive, condition: condition)
     }
 
     func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent {

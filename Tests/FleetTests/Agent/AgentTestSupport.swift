@@ -29,6 +29,19 @@ enum AgentFixtures {
     static func hash(_ marker: String = "true") throws -> UnitHash {
         try UnitFile(parsing: text(marker)).hash
     }
+
+    /// Unit-manager operations with each stretch between two daemon-reloads sorted: the executor
+    /// issues the tasks of one kind concurrently, so their order within a stretch is not fixed, while
+    /// which operations happen and where the reloads fall is.
+    static func byReload(_ operations: [String]) -> [[String]] {
+        operations.split(separator: "reload", omittingEmptySubsequences: false).map { $0.sorted() }
+    }
+
+    /// Whether `first` happened before `then` in `operations` (both present).
+    static func happened(_ first: String, before then: String, in operations: [String]) -> Bool {
+        guard let a = operations.firstIndex(of: first), let b = operations.firstIndex(of: then) else { return false }
+        return a < b
+    }
 }
 
 /// A failure injected by ``FailingUnitManager``.

@@ -33,7 +33,7 @@ import Testing
         let agent = makeAgent(units, source)
         let result = try #require(await agent.reconcileOnce())
         #expect(result.succeeded)
-        #expect(units.operations == ["load a.service", "load b.service", "reload", "start a.service"])
+        #expect(F.byReload(units.operations) == F.byReload(["load a.service", "load b.service", "reload", "start a.service"]))
         let published = source.published
         #expect(published.keys.sorted() == ["a.service", "b.service"])
         #expect(published["a.service"]?.activeState == "active")
@@ -101,11 +101,14 @@ import Testing
         #expect(!adopted.reloadPending)
 
         await agent.reconcileOnce()
+        let pass = Array(units.operations.dropFirst(before))
         #expect(
-            Array(units.operations.dropFirst(before)) == [
+            F.byReload(pass) == F.byReload([
                 "stop changed.service", "unload changed.service", "stop stale.service", "unload stale.service",
                 "load changed.service", "reload", "start changed.service",
-            ])
+            ]))
+        #expect(F.happened("stop stale.service", before: "unload stale.service", in: pass))
+        #expect(F.happened("unload changed.service", before: "load changed.service", in: pass))
         #expect(try await units.units() == ["changed.service", "keep.service"])
         #expect(try await units.unitStates(["keep.service"])["keep.service"]?.activeState == .active)
     }
@@ -172,10 +175,13 @@ import Testing
         let before = units.operations.count
         let left = await agent.purge()
         #expect(left.isEmpty)
+        let purged = Array(units.operations.dropFirst(before))
         #expect(
-            Array(units.operations.dropFirst(before)) == [
+            F.byReload(purged) == F.byReload([
                 "stop a.service", "unload a.service", "stop b.service", "unload b.service", "reload",
-            ])
+            ]))
+        #expect(F.happened("stop a.service", before: "unload a.service", in: purged))
+        #expect(F.happened("stop b.service", before: "unload b.service", in: purged))
         #expect(source.published.isEmpty)
     }
 

@@ -29,6 +29,15 @@ actor FakeFleetCluster: FleetAPI {
     /// How many times systemd started each unit (on any machine).
     var systemdStarts: [String: Int] = [:]
     var journalLines: [String] = []
+    /// Units whose create the API refuses (500), to test per-unit failures among many.
+    var refusingCreate: Set<String> = []
+    /// How long every call takes (real time), so that concurrent callers overlap.
+    var latency: Duration = .zero
+    /// Calls in progress now, and the most seen at once.
+    var inFlight = 0
+    var maxInFlight = 0
+    /// Every call by kind ("unit", "create", "desired", "states", "machines", ...), to count round trips.
+    var calls: [String: Int] = [:]
 
     init(machines: [APIMachine] = FakeFleetCluster.threeMachines) { self.machineList = machines }
 
@@ -45,6 +54,8 @@ actor FakeFleetCluster: FleetAPI {
     func set(unreachable value: Bool) { unreachable = value }
     func set(convergeAfter reads: Int) { convergeAfter = reads }
     func set(journal lines: [String]) { journalLines = lines }
+    func set(refusingCreate names: Set<String>) { refusingCreate = names }
+    func set(latency value: Duration) { latency = value }
 
     /// Puts a unit straight into the registry in a converged state (as if it had been there).
     func seed(_ name: String, text: String, desired: String) throws {
@@ -59,6 +70,16 @@ actor FakeFleetCluster: FleetAPI {
 
     private func check() throws(FleetAPIError) {
         if unreachable { throw .unreachable(endpoint: "unix:///var/run/fleet.sock", reason: "connection refused") }
+    }
+
+    /// Counts the call and, with a latency set, holds it that long (other calls run meanwhile).
+    private func roundTrip(_ kind: String) async {
+        calls[kind, default: 0] += 1
+        guard latency > .zero else { return }
+        inFlight += 1
+        maxInFlight = max(maxInFlight, inFlight)
+        try? await Task.sleep(for: latency)
+        inFlight -= 1
     }
 
     /// One read of the cluster: every unit not yet converged comes one step closer.
@@ -105,6 +126,7 @@ actor FakeFleetCluster: FleetAPI {
     // MARK: FleetAPI
 
     func machines() async throws(FleetAPIError) -> [APIMachine] {
+        await roundTrip("machines")
         try check()
         return machineList.sorted { $0.id < $1.id }
     }
@@ -116,13 +138,16 @@ actor FakeFleetCluster: FleetAPI {
     }
 
     func unit(_ name: String) async throws(FleetAPIError) -> APIUnit? {
+        await roundTrip("unit")
         try check()
         tick()
         return stored[name]?.unit
     }
 
     func createUnit(_ unit: APIUnit) async throws(FleetAPIError) {
+        await roundTrip("create")
         try check()
+        if refusingCreate.contains(unit.name) { throw .server(status: 500, message: "store unavailable") }
         guard !unit.options.isEmpty else { throw .server(status: 409, message: "unit has no options") }
         if (try? UnitName(unit.name))?.isTemplate == true, unit.desiredState != "inactive" {
             throw .server(status: 400, message: "cannot activate template \"\(unit.name)\"")
@@ -136,6 +161,7 @@ actor FakeFleetCluster: FleetAPI {
     }
 
     func setDesiredState(_ name: String, to state: String) async throws(FleetAPIError) {
+        await roundTrip("desired")
         try check()
         guard stored[name] != nil else { throw .notFound("unit does not exist") }
         if (try? UnitName(name))?.isTemplate == true, state != "inactive" {
@@ -154,6 +180,7 @@ actor FakeFleetCluster: FleetAPI {
     }
 
     func unitStates(machineID: String?, unitName: String?) async throws(FleetAPIError) -> [APIUnitState] {
+        await roundTrip("states")
         try check()
         tick()
         var states: [APIUnitState] = []

@@ -75,6 +75,16 @@ import Testing
         ])
     }
 
+    @Test func engineLeaseTTLDefaultsToTheMachineTTL() {
+        #expect(FleetConfig().engineLeaseTTL == nil)
+        let set = FleetConfig.environmentSettings(["FLEET_ENGINE_LEASE_TTL": "6s"])
+        #expect(FleetConfig.resolve(layers: [set.settings]).config.engineLeaseTTL == .seconds(6))
+        let bad = FleetConfig.environmentSettings(["FLEET_ENGINE_LEASE_TTL": "200ms"])
+        #expect(FleetConfig.resolve(layers: [bad.settings]).errors.map(\.description) == [
+            "FLEET_ENGINE_LEASE_TTL: expected a duration of at least 1s, like \"4s\" (empty: the machine_ttl), got 200ms",
+        ])
+    }
+
     @Test(arguments: [("30s", 30.0), ("1m30s", 90.0), ("500ms", 0.5), ("1.5h", 5400.0), ("2h45m", 9900.0)])
     func goDurations(_ text: String, _ seconds: Double) {
         var config = FleetConfig()

@@ -12,6 +12,8 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     private var _targetWrites = 0
     private var _gets = 0
     private var _holdWatches = false
+    private var _targetWritesInFlight = 0
+    private var _mostTargetWritesInFlight = 0
 
     init(_ inner: any StoreClient) { self.inner = inner }
 
@@ -39,6 +41,8 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     }
     /// Writes (create or delete) of `job/*/target` keys that reached the store.
     var targetWrites: Int { lock.withLock { _targetWrites } }
+    /// The most `job/*/target` writes that were in progress at once (delayed ones overlap).
+    var mostTargetWritesInFlight: Int { lock.withLock { _mostTargetWritesInFlight } }
 
     private func check(_ key: String) throws {
         if unreachable { throw StoreClientError.unavailable(["test: store unreachable (\(key))"]) }
@@ -47,6 +51,11 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     private func targetWrite(_ key: String) async throws {
         guard key.hasSuffix("/target") else { return }
         let delay = writeDelay
+        lock.withLock {
+            _targetWritesInFlight += 1
+            _mostTargetWritesInFlight = max(_mostTargetWritesInFlight, _targetWritesInFlight)
+        }
+        defer { lock.withLock { _targetWritesInFlight -= 1 } }
         if delay > .zero { try await Task.sleep(for: delay) }
         try check(key)
         lock.withLock { _targetWrites += 1 }

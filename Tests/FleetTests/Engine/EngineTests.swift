@@ -28,10 +28,12 @@ import TestSupport
     }
 
     static func engine(_ registry: Registry, _ id: String, leaseTTL: Int = 10, batchSize: Int = 64,
-                       safetyInterval: Duration = .seconds(30)) -> Engine {
-        Engine(registry: registry, configuration: EngineConfiguration(
+                       safetyInterval: Duration = .seconds(30), writeConcurrency: Int? = nil) -> Engine {
+        var configuration = EngineConfiguration(
             machineID: id, leaseTTL: leaseTTL, safetyInterval: safetyInterval, debounce: .milliseconds(20),
-            batchSize: batchSize))
+            batchSize: batchSize)
+        if let writeConcurrency { configuration.writeConcurrency = writeConcurrency }
+        return Engine(registry: registry, configuration: configuration)
     }
 
     static func addUnit(_ registry: Registry, _ name: String, _ xfleet: String = "", state: FleetState = .launched)
@@ -165,14 +167,16 @@ import TestSupport
     @Test func fencingStopsABatchWhenTheLeaseMayHaveRunOut() async throws {
         let s = try Self.setup()
         try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
-        for i in 0..<5 { try await Self.addUnit(s.direct, "u\(i).service") }
-        // A 1 s lease is trusted for 0.65 s after each renewal; each write here takes 0.4 s.
-        let engine = Self.engine(s.registry, "engine-a", leaseTTL: 1, batchSize: 100)
+        for i in 0..<6 { try await Self.addUnit(s.direct, "u\(i).service") }
+        // A 1 s lease is trusted for 0.65 s after each renewal; each write here takes 0.4 s, two go out
+        // at a time: the third pair would be sent after the lease may have run out.
+        let engine = Self.engine(s.registry, "engine-a", leaseTTL: 1, batchSize: 100, writeConcurrency: 2)
         s.store.writeDelay = .milliseconds(400)
 
         let report = try #require(await engine.reconcileOnce().report)
         guard case .leaseLost = report.stopped else { Issue.record("expected leaseLost, got \(String(describing: report.stopped))"); return }
-        #expect(report.executed.count < 5)
+        #expect(report.executed.count < 6)
+        #expect(s.store.mostTargetWritesInFlight == 2)
         #expect(s.store.targetWrites == report.executed.count)
         #expect(try await s.direct.units().filter { $0.target != nil }.count == report.executed.count)
 
@@ -264,6 +268,28 @@ import TestSupport
         await runB.value
     }
 
+    @Test func aStandbyTakesOverWhenADeadLeadersLeaseExpiresNotAtItsNextTick() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 60)
+        // A leader that dies: it holds a 2 s lease and never renews it.
+        let dead = LeaderLease(store: s.direct.store, key: Self.keys.engineLease, holderID: "engine-dead", ttlSeconds: 2)
+        guard case .held = await dead.tick() else { Issue.record("the dying engine did not get the lease"); return }
+        // The standby ticks only every 10 s (30 s TTL); the lease watch must wake it long before that.
+        let standby = Self.engine(s.registry, "engine-b", leaseTTL: 30, safetyInterval: .seconds(120))
+        let run = Task { await standby.run() }
+        let started = ContinuousClock.now
+        let tookOver = try await Self.eventually(8) {
+            try await s.direct.store.get(Self.keys.engineLease).node?.value?.contains("engine-b") ?? false
+        }
+        let after = ContinuousClock.now - started
+        #expect(tookOver)
+        #expect(after < .seconds(8), "took over after \(after); its own tick was 10 s away")
+        try await Self.addUnit(s.direct, "a.service")
+        #expect(try await Self.eventually(10) { try await s.direct.target(of: "a.service") == "m1" })
+        run.cancel()
+        await run.value
+    }
+
     @Test func massMachineLossIsHeldUntilTheGraceRunsOut() async throws {
         let s = try Self.setup()
         for id in ["m1", "m2", "m3"] { try await s.direct.createMachine(MachineState(id: id), ttl: 30) }
@@ -327,6 +353,42 @@ import TestSupport
         #expect(perMachine == ["m0": 60, "m1": 60, "m2": 60, "m3": 60, "m4": 60])
     }
 
+    @Test func writesOfAPassGoOutConcurrentlyUpToTheLimit() async throws {
+        let s = try Self.setup()
+        for i in 0..<3 { try await s.direct.createMachine(MachineState(id: "m\(i)"), ttl: 60) }
+        for i in 0..<40 { try await Self.addUnit(s.direct, "u\(i).service") }
+        s.store.writeDelay = .milliseconds(20)
+        let engine = Self.engine(s.registry, "engine", writeConcurrency: 8)
+        let report = try #require(await engine.reconcileOnce().report)
+        #expect(report.stopped == nil)
+        #expect(report.executed.count == 40)
+        #expect(s.store.mostTargetWritesInFlight == 8)
+        #expect(s.store.targetWrites == 40)
+        #expect(try await s.direct.units().allSatisfy { $0.target != nil })
+    }
+
+    @Test func writeWavesKeepEachUnitsOrderAndUnscheduleBeforeScheduleOnAMachine() {
+        func d(_ unit: String, _ action: Decision.Action) -> Decision {
+            Decision(unit: unit, action: action, reason: .leastLoaded(units: 0))
+        }
+        // 1,000 fresh placements: one wave.
+        let fresh = (0..<1000).map { d("u\($0)", .schedule(machineID: "m\($0 % 3)")) }
+        #expect(WriteWaves.split(fresh).map(\.count) == [1000])
+        // A dead machine's units, as the planner orders them (every unschedule first): two waves.
+        let moves = (0..<100).map { d("u\($0)", .unschedule(machineID: "dead")) }
+            + (0..<100).map { d("u\($0)", .schedule(machineID: "m\($0 % 2)")) }
+        #expect(WriteWaves.split(moves).map(\.count) == [100, 100])
+        // Interleaved, each unit's pair is still split, and the moves of different units share waves.
+        let pairs = (0..<4).flatMap { [d("u\($0)", .unschedule(machineID: "dead")), d("u\($0)", .schedule(machineID: "m1"))] }
+        let waves = WriteWaves.split(pairs)
+        #expect(waves.map(\.count) == [1, 2, 2, 2, 1])
+        #expect(waves.allSatisfy { Set($0.map(\.unit)).count == $0.count })
+        #expect(waves.flatMap { $0 } == pairs)
+        // Replaces: x leaves m1 before y arrives there.
+        let replace = [d("x", .unschedule(machineID: "m1")), d("y", .schedule(machineID: "m1")), d("x", .schedule(machineID: "m2"))]
+        #expect(WriteWaves.split(replace).map { $0.map(\.unit) } == [["x"], ["y", "x"]])
+    }
+
     @Test func wakeSignalCoalescesAndTimesOut() async {
         let signal = WakeSignal()
         #expect(await signal.wait(timeout: .milliseconds(10)) == false)
@@ -346,16 +408,22 @@ import TestSupport
     @Test func configurationFromFleetConf() {
         var config = FleetConfig()
         var engine = EngineConfiguration(config: config, machineID: "m1")
-        #expect(engine.leaseTTL == 10)
+        // The lease TTL follows machine_ttl (4 s), not 5 × engine_reconcile_interval as in fleet.
+        #expect(engine.leaseTTL == 4)
+        #expect(engine.leaseTickInterval == .milliseconds(1333))
         #expect(engine.safetyInterval == .seconds(2))
         #expect(engine.watch)
         config.engineReconcileInterval = 8
         config.disableWatches = true
         engine = EngineConfiguration(config: config, machineID: "m1")
-        #expect(engine.leaseTTL == 40)
+        #expect(engine.leaseTTL == 4)
         #expect(engine.safetyInterval == .seconds(8))
         #expect(!engine.watch)
         #expect(engine.machineID == "m1")
+        config.machineTTL = .milliseconds(2500)
+        #expect(EngineConfiguration(config: config, machineID: "m1").leaseTTL == 3)  // whole seconds, rounded up
+        config.engineLeaseTTL = .seconds(12)
+        #expect(EngineConfiguration(config: config, machineID: "m1").leaseTTL == 12)
     }
 
     @Test func onlyPlanRelevantKeysWakeTheEngine() {
