@@ -1,11 +1,12 @@
 import ArgumentParser
 import Fleet
+import KV
 import Foundation
 
 /// fleetctl's global flags. Each can also come from `FLEETCTL_<FLAG>` (merged into argv by
 /// ``ArgumentPreprocessor`` before parsing, so a flag on the command line wins).
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "fleet API URL(s), comma-separated for failover: unix:///path or http://host:port (FLEETCTL_ENDPOINT).")
+    @Option(help: "fleet API URL(s), comma-separated for failover: unix:///path, http://host:port or https://host:port (FLEETCTL_ENDPOINT).")
     var endpoint = EndpointList.defaultEndpoint
 
     @Option(help: "Seconds to wait for each API request (FLEETCTL_REQUEST_TIMEOUT).")
@@ -23,6 +24,15 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Known hosts file for 'fleetctl ssh' (FLEETCTL_KNOWN_HOSTS_FILE).")
     var knownHostsFile = "~/.fleetctl/known_hosts"
 
+    @Option(help: "CA certificate (PEM) that https endpoints must chain to; default: the system's (FLEETCTL_CA_FILE).")
+    var caFile = ""
+
+    @Option(help: "Client certificate (PEM) presented to https endpoints (FLEETCTL_CERT_FILE).")
+    var certFile = ""
+
+    @Option(help: "Private key (PEM) of --cert-file (FLEETCTL_KEY_FILE).")
+    var keyFile = ""
+
     @Flag(help: "Log each API call to stderr (FLEETCTL_DEBUG).")
     var debug = false
 
@@ -30,7 +40,8 @@ struct GlobalOptions: ParsableArguments {
     func context() throws(CLIError) -> FleetctlContext {
         let endpoints = try EndpointList.parse(endpoint)
         let timeout = try EndpointList.timeout(requestTimeout)
-        var api = try APIClientFactory.make(endpoints: endpoints, requestTimeout: timeout)
+        let tls = TLSFiles(caFile: caFile, certFile: certFile, keyFile: keyFile)
+        var api = try APIClientFactory.make(endpoints: endpoints, requestTimeout: timeout, tls: tls)
         if debug { api = DebugLoggingAPI(api, log: Console.standard.err) }
         return FleetctlContext(api: api)
     }

@@ -43,6 +43,8 @@ enum DaemonCommand {
         let activation = try SocketActivation.fromEnvironment(environment)
         activation.adopt()
         let listeners = try FleetDaemon.apiListeners(config: config, activation: activation)
+        let apiTLS = try FleetDaemon.apiServerTLS(config: config, listeners: listeners)
+        let forwardTLS = try FleetDaemon.apiForwardTLSClient(config: config)
         var machine = try MachineIdentity.local(config: config)
 
         // The store: with ETCD_* a KV node runs in this process. A member is used in process; a proxy
@@ -66,7 +68,7 @@ enum DaemonCommand {
         if let member {
             store = InProcessStoreClient(backend: member)
         } else {
-            store = try EtcdV2Client(urls: config.etcdServers.joined(separator: ","), timeout: config.etcdRequestTimeout)
+            store = try FleetDaemon.remoteStore(config: config)
         }
 
         _ = try? notifier.status("connecting to systemd")
@@ -82,7 +84,8 @@ enum DaemonCommand {
         let daemon = try await FleetDaemon.start(
             FleetDaemon.Parts(
                 config: config, machine: machine, store: store, units: units, apiListeners: listeners,
-                makeAPI: FleetDaemon.standardAPI(config: config)),
+                apiTLS: apiTLS,
+                makeAPI: FleetDaemon.standardAPI(config: config, forwardTLSClient: forwardTLS)),
             logger: logger)
         let role = member != nil ? " (KV member)" : node != nil ? " (KV proxy)" : ""
         _ = try? notifier.ready(status: "serving; machine \(machine.shortID)\(role)")

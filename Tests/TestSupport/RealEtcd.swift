@@ -8,27 +8,36 @@ public final class RealEtcd: @unchecked Sendable {
     public let process: BackgroundProcess
     private let dataDir: String
 
-    /// Starts a 1-member cluster on free ports and waits until it answers.
-    public init() throws {
+    /// Starts a 1-member cluster on free ports and waits until it answers. With `tls` the client
+    /// URL is https with the test server certificate, and clients must present a certificate of the
+    /// test CA (`--client-cert-auth`).
+    public init(tls: TestCertificates? = nil) throws {
         let clientPort = freeLoopbackPort()
         let peerPort = freeLoopbackPort()
         var template = Array("/tmp/fleet-swift-etcd-XXXXXX".utf8CString)
         guard let dir = mkdtemp(&template) else { throw ChildProcessError(description: "mkdtemp failed") }
         dataDir = String(cString: dir)
-        clientURL = "http://127.0.0.1:\(clientPort)"
+        clientURL = "\(tls == nil ? "http" : "https")://127.0.0.1:\(clientPort)"
         let peerURL = "http://127.0.0.1:\(peerPort)"
         guard ChildProcess.which("etcd") != nil else {
             throw ChildProcessError(description: "etcd is not installed: run scripts/install-deps (apt etcd-server)")
         }
-        process = try BackgroundProcess([
-            "etcd", "--enable-v2=true", "--name", "m1", "--data-dir", dataDir + "/data",
+        var tlsFlags: [String] = []
+        var curlTLS: [String] = []
+        if let tls {
+            tlsFlags = ["--cert-file", tls.serverCert, "--key-file", tls.serverKey, "--trusted-ca-file", tls.caFile,
+                        "--client-cert-auth"]
+            curlTLS = ["--cacert", tls.caFile, "--cert", tls.clientCert, "--key", tls.clientKey]
+        }
+        process = try BackgroundProcess(["etcd"] + tlsFlags + [
+            "--enable-v2=true", "--name", "m1", "--data-dir", dataDir + "/data",
             "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
             "--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
             "--initial-cluster", "m1=\(peerURL)", "--log-level", "error",
         ], logPath: dataDir + "/etcd.log")
         let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
-            if let r = try? ChildProcess.run(["curl", "-sf", "-m", "1", clientURL + "/v2/keys/"]), r.succeeded { return }
+            if let r = try? ChildProcess.run(["curl", "-sf", "-m", "1"] + curlTLS + [clientURL + "/v2/keys/"]), r.succeeded { return }
             guard process.isRunning else { break }
             usleep(100_000)
         }

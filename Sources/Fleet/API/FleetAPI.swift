@@ -44,6 +44,8 @@ public enum FleetAPIError: Error, Hashable, Sendable, CustomStringConvertible {
     case badResponse(endpoint: String, reason: String)
     /// The endpoint URL itself is unusable.
     case invalidEndpoint(String)
+    /// TLS files (--ca-file, --cert-file, --key-file) that cannot be used.
+    case tls(String)
 
     public var description: String {
         switch self {
@@ -54,10 +56,9 @@ public enum FleetAPIError: Error, Hashable, Sendable, CustomStringConvertible {
         case .timedOut(let endpoint, let seconds):
             return "fleet API at \(endpoint) did not answer within \(seconds) s (--request-timeout)"
         case .badResponse(let endpoint, let reason): return "unexpected answer from \(endpoint): \(reason)"
-        case .invalidEndpoint(let url) where url.lowercased().hasPrefix("https://"):
-            return "invalid endpoint \"\(url)\": TLS endpoints are not supported yet; use unix:///path or http://host:port"
         case .invalidEndpoint(let url):
-            return "invalid endpoint \"\(url)\": expected unix:///path or http://host:port"
+            return "invalid endpoint \"\(url)\": expected unix:///path, http://host:port or https://host:port"
+        case .tls(let reason): return reason
         }
     }
 }

@@ -60,11 +60,10 @@ extension FleetAPIClient {
     private func openStream(_ uri: String) async throws(FleetAPIError)
         -> (HTTPResponseHead, AsyncThrowingStream<ByteBuffer, any Error>)
     {
-        let http = self.http
         let timeout = requestTimeout
         let ((head, body), _) = try await firstReachable { target in
             try await withDeadline(seconds: timeout) {
-                try await http.stream(.GET, target.endpoint, uri, connectTimeout: timeout)
+                try await client(for: target).stream(.GET, target.endpoint, uri, connectTimeout: timeout)
             }
         }
         return (head, body)

@@ -7,16 +7,20 @@ import NIOHTTP1
 struct APIEndpoint: Sendable, Hashable {
     var url: String
     var endpoint: HTTPEndpoint
+    /// An `https://` endpoint, dialled by the client's TLS HTTP client.
+    var tls: Bool
 
-    /// Parses `unix:///path` or `http://host:port`; `https://` is refused (our HTTP client has no TLS).
+    /// Parses `unix:///path`, `http://host:port` or `https://host:port`.
     init(_ url: String) throws(FleetAPIError) {
         let lower = url.lowercased()
-        guard !lower.hasPrefix("https://") else { throw .invalidEndpoint(url) }
-        guard lower.hasPrefix("unix:") || lower.hasPrefix("http://"), let endpoint = HTTPEndpoint(url: url) else {
+        guard lower.hasPrefix("unix:") || lower.hasPrefix("http://") || lower.hasPrefix("https://"),
+              let (endpoint, tls) = HTTPEndpoint.parse(url: url)
+        else {
             throw .invalidEndpoint(url)
         }
         self.url = url
         self.endpoint = endpoint
+        self.tls = tls
     }
 }
 
@@ -35,9 +39,15 @@ extension FleetAPIClient {
             buffer = ByteBuffer(string: body)
         }
         let (response, endpoint) = try await firstReachable { target in
-            try await http.execute(method, target.endpoint, uri, headers: headers, body: buffer, timeout: requestTimeout)
+            try await client(for: target).execute(
+                method, target.endpoint, uri, headers: headers, body: buffer, timeout: requestTimeout)
         }
         return (response, endpoint)
+    }
+
+    /// The HTTP client that dials `target`: the TLS one for https endpoints.
+    func client(for target: APIEndpoint) -> HTTPClient {
+        target.tls ? (https ?? http) : http
     }
 
     /// Runs `attempt` against each endpoint in turn until one accepts a connection; a timeout or any
@@ -51,6 +61,10 @@ extension FleetAPIClient {
                 return (try await attempt(target), target.url)
             } catch HTTPClientError.connectFailed(_, let reason) {
                 refused.append(endpoints.count == 1 ? reason : "\(target.url): \(reason)")
+            } catch HTTPClientError.tlsFailed(_, let reason) {
+                // The handshake comes before any request byte: safe to try the next endpoint.
+                let why = "TLS handshake failed: \(reason)"
+                refused.append(endpoints.count == 1 ? why : "\(target.url): \(why)")
             } catch HTTPClientError.timedOut {
                 throw .timedOut(endpoint: target.url, seconds: requestTimeout)
             } catch is DeadlineExceeded {

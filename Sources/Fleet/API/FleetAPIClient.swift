@@ -5,20 +5,24 @@ import NIOHTTP1
 /// ``FleetAPI`` over HTTP: fleet's API v1 (fleetd's or fleet's own) plus our unit status and journal.
 ///
 /// Endpoints are tried in order; only a failure to connect moves on to the next, so a request is
-/// never applied twice. Lists follow `nextPageToken` to the end. `https://` endpoints are refused
-/// with a clear error: the HTTP client has no TLS yet.
+/// never applied twice. Lists follow `nextPageToken` to the end. `https://` endpoints are dialled
+/// with TLS (fleetctl's --ca-file, --cert-file, --key-file).
 public struct FleetAPIClient: FleetAPI {
     let endpoints: [APIEndpoint]
     /// Bound on each request (fleetctl `--request-timeout`, default 3 s); for a followed journal, on
     /// getting the response head.
     public let requestTimeout: Double
     let http: HTTPClient
+    /// Dials the `https://` endpoints; nil when there is none.
+    let https: HTTPClient?
 
     /// Pages followed at most per listing (fleet's page number is 16 bits).
     static let maxPages = Int(UInt16.max)
 
-    public init(endpoints: [String], requestTimeout: Double = 3, client: HTTPClient = HTTPClient())
-        throws(FleetAPIError)
+    /// `tls` is used for `https://` endpoints: their certificate must chain to `tls.caFile` (else the
+    /// system roots); `tls.certFile`/`keyFile` are presented when the server asks (mutual TLS).
+    public init(endpoints: [String], requestTimeout: Double = 3, client: HTTPClient = HTTPClient(),
+                tls: TLSFiles = TLSFiles()) throws(FleetAPIError)
     {
         guard !endpoints.isEmpty else { throw .invalidEndpoint("") }
         var parsed: [APIEndpoint] = []
@@ -26,15 +30,20 @@ public struct FleetAPIClient: FleetAPI {
         self.endpoints = parsed
         self.requestTimeout = requestTimeout
         self.http = client
+        if parsed.contains(where: \.tls) {
+            do { self.https = HTTPClient(tls: try tls.clientContext()) } catch { throw .tls("\(error)") }
+        } else {
+            self.https = nil
+        }
     }
 
     /// Splits fleetctl's `--endpoint` value (comma-separated) into endpoints.
-    public init(endpointList: String, requestTimeout: Double = 3, client: HTTPClient = HTTPClient())
-        throws(FleetAPIError)
+    public init(endpointList: String, requestTimeout: Double = 3, client: HTTPClient = HTTPClient(),
+                tls: TLSFiles = TLSFiles()) throws(FleetAPIError)
     {
         let urls = endpointList.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
-        try self.init(endpoints: urls, requestTimeout: requestTimeout, client: client)
+        try self.init(endpoints: urls, requestTimeout: requestTimeout, client: client, tls: tls)
     }
 
     public func machines() async throws(FleetAPIError) -> [APIMachine] {

@@ -16,18 +16,23 @@ public struct FleetAPIConfiguration: Sendable {
     /// Forwards status and journal requests to the fleetd of the machine running the unit (its
     /// `APIURL`); nil makes such requests answer 502.
     public var forwardClient: HTTPClient?
+    /// Forwards to machines advertising an `https://` API URL (trusting `api_ca_file`, presenting
+    /// this machine's API certificate); nil makes such requests answer 502.
+    public var forwardTLSClient: HTTPClient?
     /// Bound on a forwarded request (for a followed journal: on connecting and the response head).
     public var forwardTimeout: Double
 
     public init(
         tokenLimit: UInt16 = 100, version: String = "v" + FleetModule.version, localMachineID: String? = nil,
-        inspector: (any LocalUnitInspector)? = nil, forwardClient: HTTPClient? = nil, forwardTimeout: Double = 10
+        inspector: (any LocalUnitInspector)? = nil, forwardClient: HTTPClient? = nil,
+        forwardTLSClient: HTTPClient? = nil, forwardTimeout: Double = 10
     ) {
         self.tokenLimit = max(1, tokenLimit)
         self.version = version
         self.localMachineID = localMachineID
         self.inspector = inspector
         self.forwardClient = forwardClient
+        self.forwardTLSClient = forwardTLSClient
         self.forwardTimeout = forwardTimeout
     }
 }
@@ -36,9 +41,10 @@ extension FleetAPIConfiguration {
     /// fleetd's API: fleet.conf's `token_limit`, this machine's ID, its systemd and journal for status
     /// and journal requests, and forwarding to the other machines' fleetds.
     public init(config: FleetConfig, machine: MachineState, bus: BusAddress = .automatic,
-                forwardClient: HTTPClient = HTTPClient()) {
+                forwardClient: HTTPClient = HTTPClient(), forwardTLSClient: HTTPClient? = nil) {
         self.init(
             tokenLimit: UInt16(clamping: config.tokenLimit), localMachineID: machine.id,
-            inspector: SystemdUnitInspector(machineID: machine.id, address: bus), forwardClient: forwardClient)
+            inspector: SystemdUnitInspector(machineID: machine.id, address: bus), forwardClient: forwardClient,
+            forwardTLSClient: forwardTLSClient)
     }
 }

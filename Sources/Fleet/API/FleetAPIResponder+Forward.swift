@@ -9,11 +9,15 @@ extension FleetAPIResponder {
     func forward(_ name: String, _ kind: Inspection, _ parameters: InspectionParameters, machineID: String, url: String)
         async throws(APIServerError) -> HTTPResponse
     {
-        guard let endpoint = HTTPEndpoint(url: url), url.hasPrefix("http://") || url.hasPrefix("unix:") else {
-            throw .badGateway("machine \(machineID) advertises an unusable API address \"\(url)\"; expected http://host:port")
+        let lower = url.lowercased()
+        guard let (endpoint, tls) = HTTPEndpoint.parse(url: url),
+              lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("unix:")
+        else {
+            throw .badGateway("machine \(machineID) advertises an unusable API address \"\(url)\"; expected http(s)://host:port")
         }
-        guard let client = configuration.forwardClient else {
-            throw .badGateway("this fleetd cannot forward requests (no forwarding client); ask machine \(machineID) at \(url)")
+        guard let client = tls ? configuration.forwardTLSClient : configuration.forwardClient else {
+            let missing = tls ? "no TLS client: set api_cert_file, api_key_file and api_ca_file" : "no forwarding client"
+            throw .badGateway("this fleetd cannot forward requests (\(missing)); ask machine \(machineID) at \(url)")
         }
         let uri = "/fleet/v1/units/\(URLEncoding.percentEncode(name))/\(kind.rawValue)?"
             + parameters.query(machineID: machineID)

@@ -3,7 +3,7 @@
 /// prefix (`fleetctl list-m`); every global flag also taken from a `FLEETCTL_<FLAG>` environment
 /// variable (a flag on the command line wins); global flags before the command name moved after it,
 /// where the subcommand parses them; and fleet flags this fleetctl cannot honour (etcd
-/// driver, SSH tunnel, signing, TLS) refused with a message naming the flag, instead of being
+/// driver, SSH tunnel, signing, the deprecated etcd TLS flags) refused with a message naming the flag, instead of being
 /// silently ignored as fleet did with `--sign`.
 public enum ArgumentPreprocessor {
     /// Every command name, for abbreviation.
@@ -16,6 +16,7 @@ public enum ArgumentPreprocessor {
     public static let globalFlags: [(flag: String, takesValue: Bool)] = [
         ("endpoint", true), ("request-timeout", true), ("ssh-username", true), ("ssh-timeout", true),
         ("strict-host-key-checking", true), ("known-hosts-file", true), ("debug", false),
+        ("ca-file", true), ("cert-file", true), ("key-file", true),
     ]
 
     /// Flags of fleet's that are refused, and why.
@@ -23,12 +24,9 @@ public enum ArgumentPreprocessor {
         "driver": "only the API driver exists; fleetctl talks to fleetd, not to etcd",
         "etcd-key-prefix": "it only applied to --driver=etcd, which is not supported",
         "experimental-api": "deprecated in fleet; the API is always used",
-        "etcd-keyfile": "deprecated in fleet; TLS files are not supported by this fleetctl",
-        "etcd-certfile": "deprecated in fleet; TLS files are not supported by this fleetctl",
-        "etcd-cafile": "deprecated in fleet; TLS files are not supported by this fleetctl",
-        "ca-file": "TLS is not supported by this fleetctl; use a unix:// or http:// endpoint",
-        "cert-file": "TLS is not supported by this fleetctl; use a unix:// or http:// endpoint",
-        "key-file": "TLS is not supported by this fleetctl; use a unix:// or http:// endpoint",
+        "etcd-keyfile": "deprecated in fleet; use --key-file",
+        "etcd-certfile": "deprecated in fleet; use --cert-file",
+        "etcd-cafile": "deprecated in fleet; use --ca-file",
         "tunnel": "SSH tunnelling is not supported; use an http:// endpoint or run fleetctl on a cluster machine",
         "sign": "unit signing was deprecated in fleet and is not supported",
     ]

@@ -1,6 +1,8 @@
-/// `--endpoint`: one or more comma-separated fleet API URLs, tried in order for failover. Only
-/// `unix:///path` and `http://host[:port]` can be honoured; `https://` is refused up front with a
-/// clear message because this fleetctl's HTTP client speaks no TLS.
+import KV
+
+/// `--endpoint`: one or more comma-separated fleet API URLs, tried in order for failover:
+/// `unix:///path`, `http://host[:port]` or `https://host[:port]` (with --ca-file, --cert-file,
+/// --key-file).
 public enum EndpointList {
     public static let defaultEndpoint = "unix:///var/run/fleet.sock"
 
@@ -8,19 +10,16 @@ public enum EndpointList {
         let endpoints = value.split(separator: ",").map { String($0).filter { !$0.isWhitespace } }.filter { !$0.isEmpty }
         guard !endpoints.isEmpty else { throw .usage("--endpoint is empty; expected e.g. \(defaultEndpoint)") }
         for endpoint in endpoints {
-            if endpoint.hasPrefix("https://") {
-                throw .usage("endpoint \(endpoint): https is not supported (no TLS in this fleetctl); use http:// or unix://")
-            }
             if endpoint.hasPrefix("unix://") {
                 guard endpoint.count > "unix://".count else {
                     throw .usage("endpoint \(endpoint): no socket path; expected unix:///path/to/fleet.sock")
                 }
-            } else if endpoint.hasPrefix("http://") {
-                guard endpoint.count > "http://".count else {
-                    throw .usage("endpoint \(endpoint): no host; expected http://host:port")
+            } else if endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") {
+                guard HTTPEndpoint.parse(url: endpoint) != nil else {
+                    throw .usage("endpoint \(endpoint): no usable host and port; expected http(s)://host:port")
                 }
             } else {
-                throw .usage("endpoint \(endpoint): expected unix:///path or http://host:port")
+                throw .usage("endpoint \(endpoint): expected unix:///path, http://host:port or https://host:port")
             }
         }
         return endpoints

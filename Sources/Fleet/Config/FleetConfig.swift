@@ -63,6 +63,13 @@ public struct FleetConfig: Equatable, Sendable {
     /// The URL other fleetds use to reach this one's API (to forward unit status and journal
     /// requests). Empty: derived from the first TCP listener and the public IP.
     public var apiAdvertiseURL: String = ""
+    /// Certificate and key (PEM) of the API's `https://` listeners, also presented when forwarding
+    /// to another machine's https API.
+    public var apiCertFile: String = ""
+    public var apiKeyFile: String = ""
+    /// CA (PEM) that https API clients must present a certificate from (mutual TLS), and that other
+    /// machines' https APIs are checked against. Empty: clients need no certificate.
+    public var apiCAFile: String = ""
     /// TTL of this machine's presence record. When a machine dies, its units move elsewhere after
     /// about this long. fleet used `agent_ttl` (30 s) for it; a short TTL refreshed every third of
     /// it detects a dead machine in seconds, while `agent_ttl` still governs unit states.
@@ -141,6 +148,9 @@ public struct FleetOption: Sendable, Equatable {
         // Ours; accepted in cloud-config too, so a user-data file can set them.
         FleetOption(name: "api_listen", kind: .urlList, inCloudConfig: true),
         FleetOption(name: "api_advertise_url", kind: .string, inCloudConfig: true),
+        FleetOption(name: "api_cert_file", kind: .string, inCloudConfig: true),
+        FleetOption(name: "api_key_file", kind: .string, inCloudConfig: true),
+        FleetOption(name: "api_ca_file", kind: .string, inCloudConfig: true),
         FleetOption(name: "machine_ttl", kind: .duration, inCloudConfig: true),
         FleetOption(name: "engine_lease_ttl", kind: .duration, inCloudConfig: true),
     ]

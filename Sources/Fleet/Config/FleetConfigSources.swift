@@ -236,14 +236,22 @@ extension FleetConfig {
         case "disable_watches": return Self.setBool(text) { disableWatches = $0 }
         case "api_listen":
             let list = FleetValues.parseList(text)
-            guard list.allSatisfy({ HTTPEndpoint(url: $0) != nil && ($0.hasPrefix("unix:") || $0.hasPrefix("http://")) })
-            else { return "expected a comma-separated list of unix:///path or http://host:port URLs" }
+            guard list.allSatisfy({ url in
+                HTTPEndpoint.parse(url: url) != nil
+                    && (url.hasPrefix("unix:") || url.hasPrefix("http://") || url.hasPrefix("https://"))
+            })
+            else { return "expected a comma-separated list of unix:///path, http://host:port or https://host:port URLs" }
             apiListen = list
         case "api_advertise_url":
-            guard text.isEmpty || (text.hasPrefix("http://") && HTTPEndpoint(url: text) != nil) else {
-                return "expected an http://host:port URL"
+            guard text.isEmpty
+                || ((text.hasPrefix("http://") || text.hasPrefix("https://")) && HTTPEndpoint.parse(url: text) != nil)
+            else {
+                return "expected an http://host:port or https://host:port URL"
             }
             apiAdvertiseURL = text
+        case "api_cert_file": apiCertFile = text
+        case "api_key_file": apiKeyFile = text
+        case "api_ca_file": apiCAFile = text
         case "machine_ttl":
             guard let d = FleetValues.parseDuration(text), d >= .seconds(1) else {
                 return "expected a duration of at least 1s, like \"4s\""

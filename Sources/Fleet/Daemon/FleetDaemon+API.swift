@@ -1,12 +1,17 @@
 import KV
+import NIOSSL
 
 extension FleetDaemon {
     /// The API a real fleetd serves: fleet's v1 routes over the registry, unit status and journal
     /// from this machine's systemd, and forwarding of those to the machine that runs a unit
     /// (`FleetAPIConfiguration(config:machine:)`).
-    public static func standardAPI(config: FleetConfig) -> @Sendable (Registry, MachineState) -> any HTTPResponder {
+    public static func standardAPI(config: FleetConfig, forwardTLSClient: HTTPClient? = nil)
+        -> @Sendable (Registry, MachineState) -> any HTTPResponder
+    {
         { registry, machine in
-            FleetAPIResponder(registry: registry, configuration: FleetAPIConfiguration(config: config, machine: machine))
+            FleetAPIResponder(
+                registry: registry,
+                configuration: FleetAPIConfiguration(config: config, machine: machine, forwardTLSClient: forwardTLSClient))
         }
     }
 
@@ -17,12 +22,12 @@ extension FleetDaemon {
     {
         var out = activation.sockets.map { HTTPListenAddress.fileDescriptor($0.fileDescriptor) }
         for url in config.apiListen {
-            guard let endpoint = HTTPEndpoint(url: url) else { throw .badURL(option: "api_listen", value: url) }
+            guard let (endpoint, tls) = HTTPEndpoint.parse(url: url) else { throw .badURL(option: "api_listen", value: url) }
             switch endpoint {
             case .unix(let path):
                 if activation.sockets.isEmpty { out.append(.unix(path: path)) }
             case .tcp(let host, let port):
-                out.append(.tcp(host: host, port: port))
+                out.append(tls ? .https(host: host, port: port) : .tcp(host: host, port: port))
             }
         }
         return out
@@ -35,11 +40,56 @@ extension FleetDaemon {
     {
         if !config.apiAdvertiseURL.isEmpty { return config.apiAdvertiseURL }
         for listener in listeners {
-            guard case .tcp(let host, let port) = listener, port != 0 else { continue }
+            let scheme: String, host: String, port: Int
+            switch listener {
+            case .tcp(let h, let p): (scheme, host, port) = ("http", h, p)
+            case .https(let h, let p): (scheme, host, port) = ("https", h, p)
+            case .unix, .fileDescriptor: continue
+            }
+            guard port != 0 else { continue }
             let reachable = ["0.0.0.0", "::", ""].contains(host) ? machine.publicIP : host
             guard !reachable.isEmpty, !reachable.hasPrefix("127.") else { continue }
-            return reachable.contains(":") ? "http://[\(reachable)]:\(port)" : "http://\(reachable):\(port)"
+            return reachable.contains(":") ? "\(scheme)://[\(reachable)]:\(port)" : "\(scheme)://\(reachable):\(port)"
         }
         return nil
+    }
+}
+
+extension FleetDaemon {
+    /// The TLS context of the API's `https://` listeners (`api_cert_file`, `api_key_file`; with
+    /// `api_ca_file`, clients must present a certificate it signed). Nil when no listener is https.
+    public static func apiServerTLS(config: FleetConfig, listeners: [HTTPListenAddress]) throws(FleetDaemonError)
+        -> NIOSSLContext?
+    {
+        guard listeners.contains(where: { if case .https = $0 { true } else { false } }) else { return nil }
+        let files = TLSFiles(caFile: config.apiCAFile, certFile: config.apiCertFile, keyFile: config.apiKeyFile)
+        do { return try files.serverContext() } catch {
+            throw .tls(options: "api_cert_file/api_key_file/api_ca_file (for an https api_listen)", reason: "\(error)")
+        }
+    }
+
+    /// The client that forwards status and journal requests to machines advertising an `https://`
+    /// API: it trusts `api_ca_file` and presents this machine's API certificate. Nil when this
+    /// machine has no API certificate (then such forwards answer 502, naming the options).
+    public static func apiForwardTLSClient(config: FleetConfig) throws(FleetDaemonError) -> HTTPClient? {
+        guard !config.apiCertFile.isEmpty || !config.apiCAFile.isEmpty else { return nil }
+        let files = TLSFiles(caFile: config.apiCAFile, certFile: config.apiCertFile, keyFile: config.apiKeyFile)
+        do { return HTTPClient(tls: try files.clientContext()) } catch {
+            throw .tls(options: "api_cert_file/api_key_file/api_ca_file", reason: "\(error)")
+        }
+    }
+
+    /// The remote store client for `etcd_servers`: TLS (checked against `etcd_cafile`, presenting
+    /// `etcd_certfile`/`etcd_keyfile` when set) when the URLs are https, as fleet did.
+    public static func remoteStore(config: FleetConfig) throws(FleetDaemonError) -> EtcdV2Client {
+        let files = TLSFiles(caFile: config.etcdCAFile, certFile: config.etcdCertFile, keyFile: config.etcdKeyFile)
+        do {
+            return try EtcdV2Client(urls: config.etcdServers.joined(separator: ","), timeout: config.etcdRequestTimeout,
+                                    tls: files)
+        } catch let error as TLSFilesError {
+            throw .tls(options: "etcd_cafile/etcd_certfile/etcd_keyfile", reason: "\(error)")
+        } catch {
+            throw .store("\(error)")
+        }
     }
 }

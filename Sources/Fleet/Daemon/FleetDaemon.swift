@@ -1,5 +1,6 @@
 import KV
 import NIOConcurrencyHelpers
+import NIOSSL
 import Logging
 
 /// One fleetd: the machine's presence, the agent, the engine (unless disabled) and the fleet API,
@@ -20,6 +21,8 @@ public final class FleetDaemon: Sendable {
         public var units: any UnitManager
         /// Where to serve the API (listen addresses, passed sockets included).
         public var apiListeners: [HTTPListenAddress]
+        /// Serves the `.https` listeners (see ``FleetDaemon/apiServerTLS(config:)``).
+        public var apiTLS: NIOSSLContext?
         /// Builds the API responder for the registry and this machine; nil serves no API.
         public var makeAPI: (@Sendable (Registry, MachineState) -> any HTTPResponder)?
         /// Agent timings; default fleet's for `agent_ttl`.
@@ -29,7 +32,7 @@ public final class FleetDaemon: Sendable {
 
         public init(
             config: FleetConfig, machine: MachineState, store: any StoreClient, units: any UnitManager,
-            apiListeners: [HTTPListenAddress] = [],
+            apiListeners: [HTTPListenAddress] = [], apiTLS: NIOSSLContext? = nil,
             makeAPI: (@Sendable (Registry, MachineState) -> any HTTPResponder)? = nil,
             agent: AgentConfiguration? = nil, engine: EngineConfiguration? = nil
         ) {
@@ -38,6 +41,7 @@ public final class FleetDaemon: Sendable {
             self.store = store
             self.units = units
             self.apiListeners = apiListeners
+            self.apiTLS = apiTLS
             self.makeAPI = makeAPI
             self.agent = agent
             self.engine = engine
@@ -80,7 +84,7 @@ public final class FleetDaemon: Sendable {
             let responder = makeAPI(registry, parts.machine)
             for address in parts.apiListeners {
                 do {
-                    servers.append(try await HTTPServer.start(address: address, responder: responder))
+                    servers.append(try await HTTPServer.start(address: address, responder: responder, tls: parts.apiTLS))
                 } catch {
                     for server in servers { await server.shutdown() }
                     throw .apiListen(address: address.description, reason: "\(error)")

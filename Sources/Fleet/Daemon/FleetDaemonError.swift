@@ -12,6 +12,8 @@ public enum FleetDaemonError: Error, Sendable, Equatable, CustomStringConvertibl
     case store(String)
     /// systemd could not be reached for the agent.
     case systemd(String)
+    /// TLS files named by options could not be used.
+    case tls(options: String, reason: String)
 
     public var description: String {
         switch self {
@@ -19,10 +21,11 @@ public enum FleetDaemonError: Error, Sendable, Equatable, CustomStringConvertibl
             return "unable to determine local machine ID from \(path): \(reason) (run systemd-machine-id-setup)"
         case .apiListen(let address, let reason): return "cannot serve the fleet API on \(address): \(reason)"
         case .badURL(let option, let value):
-            return "invalid \(option) \"\(value)\": expected unix:///path or http://host:port"
+            return "invalid \(option) \"\(value)\": expected unix:///path, http://host:port or https://host:port"
         case .socketActivation(let why): return "socket activation: \(why)"
         case .store(let why): return "store: \(why)"
         case .systemd(let why): return "cannot reach systemd for the agent: \(why)"
+        case .tls(let options, let reason): return "\(options): \(reason)"
         }
     }
 }

@@ -28,16 +28,27 @@ public final class EtcdV2Client: StoreClient {
         self.client = client
     }
 
-    /// Parses comma-separated URLs such as `http://10.0.0.1:2379,http://10.0.0.2:2379`.
-    public convenience init(urls: String, timeout: Double = 5) throws {
-        let parsed = try urls.split(separator: ",").map { url -> HTTPEndpoint in
-            guard let e = HTTPEndpoint(url: String(url.trimmingCharacters(in: .whitespaces))) else {
+    /// Parses comma-separated URLs such as `http://10.0.0.1:2379,http://10.0.0.2:2379`. With
+    /// `https://` URLs (all of them must be) the client speaks TLS, checking the servers against
+    /// `tls.caFile` (else the system roots) and presenting `tls.certFile` when given; a TLS file that
+    /// cannot be used throws ``TLSFilesError`` naming it.
+    public convenience init(urls: String, timeout: Double = 5, tls: TLSFiles = TLSFiles()) throws {
+        var parsed: [HTTPEndpoint] = []
+        var schemes = Set<Bool>()
+        for raw in urls.split(separator: ",") {
+            let url = raw.trimmingCharacters(in: .whitespaces)
+            guard let (endpoint, secure) = HTTPEndpoint.parse(url: url) else {
                 throw StoreClientError.unavailable(["not a usable store URL: '\(url)'"])
             }
-            return e
+            parsed.append(endpoint)
+            schemes.insert(secure)
         }
         guard !parsed.isEmpty else { throw StoreClientError.unavailable(["no store URL given"]) }
-        self.init(endpoints: parsed, timeout: timeout)
+        guard schemes.count == 1 else {
+            throw StoreClientError.unavailable(["store URLs mix http:// and https://: '\(urls)'; use one scheme"])
+        }
+        let client = schemes.contains(true) ? HTTPClient(tls: try tls.clientContext()) : HTTPClient()
+        self.init(endpoints: parsed, timeout: timeout, client: client)
     }
 
     public func get(_ key: String, recursive: Bool, quorum: Bool) async throws -> (node: StoreNode?, index: UInt64) {

@@ -17,10 +17,11 @@ public struct KVURL: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Where a listener for this URL binds: TCP for `http(s)`; for `unix(s)`, as etcd does, a Unix
-    /// socket whose file name is `host:port`, relative to the working directory.
+    /// Where a listener for this URL binds: TCP for `http`, TLS over TCP for `https`; for `unix(s)`,
+    /// as etcd does, a Unix socket whose file name is `host:port`, relative to the working directory.
     public var listenAddress: HTTPListenAddress {
-        scheme.hasPrefix("unix") ? .unix(path: "\(host):\(port)") : .tcp(host: host, port: port)
+        if scheme.hasPrefix("unix") { return .unix(path: "\(host):\(port)") }
+        return scheme == "https" ? .https(host: host, port: port) : .tcp(host: host, port: port)
     }
 
     /// Parses one URL; the error string is a reason suitable for `KVConfigError.invalidURL`.

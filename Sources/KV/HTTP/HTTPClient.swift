@@ -2,14 +2,29 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// A server an `HTTPClient` talks to.
 public enum HTTPEndpoint: Hashable, Sendable, CustomStringConvertible {
     case tcp(host: String, port: Int)
     case unix(path: String)
 
+    /// Parses `http://host:port`, `https://host:port` (default port 443) or `unix:///path`, and
+    /// says whether the URL asks for TLS. An `HTTPClient` made with a TLS context speaks TLS to
+    /// every TCP endpoint, so https endpoints go to such a client.
+    public static func parse(url: String) -> (endpoint: HTTPEndpoint, tls: Bool)? {
+        guard url.lowercased().hasPrefix("https://") else { return HTTPEndpoint(url: url).map { ($0, false) } }
+        var rest = String(url.dropFirst("https://".count))
+        if let slash = rest.firstIndex(of: "/") { rest = String(rest[..<slash]) }
+        let hasPort = rest.hasPrefix("[") ? rest.contains("]:") : rest.contains(":")
+        guard let endpoint = HTTPEndpoint(url: "http://" + rest + (hasPort ? "" : ":443")) else { return nil }
+        return (endpoint, true)
+    }
+
     /// Parses `http://host:port`, `host:port` or `unix:///path` (also `unix:/path`). A path part
-    /// of an http URL is ignored; use `basePath(of:)` to get it.
+    /// of an http URL is ignored; use `basePath(of:)` to get it. `https://` is refused here (see
+    /// `parse(url:)`), so a plain client never speaks clear text to a TLS URL.
     public init?(url: String) {
         if url.hasPrefix("unix://") {
             let path = String(url.dropFirst("unix://".count))
@@ -75,6 +90,8 @@ public enum HTTPClientError: Error, CustomStringConvertible, Equatable {
     case timedOut(HTTPEndpoint, seconds: Double)
     case connectionClosed(HTTPEndpoint)
     case responseTooLarge(HTTPEndpoint, limit: Int)
+    /// The TLS handshake failed: certificate not trusted, wrong name, no client certificate, ...
+    case tlsFailed(HTTPEndpoint, reason: String)
 
     public var description: String {
         switch self {
@@ -82,26 +99,42 @@ public enum HTTPClientError: Error, CustomStringConvertible, Equatable {
         case .timedOut(let e, let s): return "request to \(e) timed out after \(s) s"
         case .connectionClosed(let e): return "\(e) closed the connection before answering"
         case .responseTooLarge(let e, let limit): return "response from \(e) is larger than \(limit) bytes"
+        case .tlsFailed(let e, let reason): return "TLS with \(e) failed: \(reason)"
         }
+    }
+}
+
+extension HTTPClientError {
+    /// `.tlsFailed` when `error` comes from the TLS layer (handshake, certificate checks), else nil.
+    static func tlsFailure(_ error: any Error, _ endpoint: HTTPEndpoint) -> HTTPClientError? {
+        guard error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError else { return nil }
+        return .tlsFailed(endpoint, reason: String(describing: error))
     }
 }
 
 /// A small HTTP/1.1 client with keep-alive connection reuse, on SwiftNIO.
 ///
 /// Used by fleetctl, the remote store client, the peer transport and the load generator, where a
-/// full client library (and its TLS stack) would double the clean build time.
+/// full client library would double the clean build time. With a `tls` context every TCP
+/// connection is TLS (the server's certificate checked against the host or IP address dialled);
+/// unix sockets stay plain.
 public final class HTTPClient: Sendable {
     private let group: EventLoopGroup
     private let idle = NIOLockedValueBox([HTTPEndpoint: [Channel]]())
     private let maxIdlePerEndpoint: Int
     private let maxResponseSize: Int
+    private let tls: NIOSSLContext?
 
     public init(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxIdlePerEndpoint: Int = 64,
-                maxResponseSize: Int = 64 * 1024 * 1024) {
+                maxResponseSize: Int = 64 * 1024 * 1024, tls: NIOSSLContext? = nil) {
         self.group = group
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
         self.maxResponseSize = maxResponseSize
+        self.tls = tls
     }
+
+    /// True when this client speaks TLS to TCP endpoints.
+    public var usesTLS: Bool { tls != nil }
 
     /// Sends a request and collects the whole response. `timeout` covers connecting and answering.
     public func execute(
@@ -116,8 +149,11 @@ public final class HTTPClient: Sendable {
             promise.fail(HTTPClientError.timedOut(endpoint, seconds: timeout))
             channel.close(promise: nil)
         }
-        // A pooled connection may close between the check and the write: fail at once then.
-        channel.writeAndFlush(request).whenFailure { _ in promise.fail(HTTPClientError.connectionClosed(endpoint)) }
+        // A pooled connection may close between the check and the write: fail at once then (a
+        // failed TLS handshake also fails the write: say so).
+        channel.writeAndFlush(request).whenFailure { error in
+            promise.fail(HTTPClientError.tlsFailure(error, endpoint) ?? HTTPClientError.connectionClosed(endpoint))
+        }
         do {
             let response = try await promise.futureResult.get()
             timer.cancel()
@@ -144,9 +180,10 @@ public final class HTTPClient: Sendable {
         let request = PendingRequest(head: makeHead(method, endpoint, uri, headers, body), body: body,
                                      consumer: .stream(headPromise, continuation), endpoint: endpoint,
                                      limit: Int.max)
-        channel.writeAndFlush(request).whenFailure { _ in
-            headPromise.fail(HTTPClientError.connectionClosed(endpoint))
-            continuation.finish(throwing: HTTPClientError.connectionClosed(endpoint))
+        channel.writeAndFlush(request).whenFailure { error in
+            let failure = HTTPClientError.tlsFailure(error, endpoint) ?? HTTPClientError.connectionClosed(endpoint)
+            headPromise.fail(failure)
+            continuation.finish(throwing: failure)
         }
         let head = try await headPromise.futureResult.get()
         return (head, stream)
@@ -179,23 +216,50 @@ public final class HTTPClient: Sendable {
                 if channel.isActive { return channel }
             }
         }
+        // SNI and name checks use the host name; an IP address is checked against the certificate's
+        // IP addresses instead (SNI cannot carry one).
+        var tlsName: String?? = nil
+        if tls != nil, case .tcp(let host, _) = endpoint { tlsName = .some(Self.isIPAddress(host) ? nil : host) }
+        let tls = self.tls
+        let handshake = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.nanoseconds(Int64(timeout * 1e9)))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+            .channelInitializer { [tlsName] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls, let name = tlsName {
+                        let waiter = TLSHandshakeWaiter(promise: channel.eventLoop.makePromise())
+                        handshake.withLockedValue { $0 = waiter.promise.futureResult }
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: name))
+                        try channel.pipeline.syncOperations.addHandler(waiter)
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(HTTPClientHandler())
                 }
             }
+        let channel: Channel
         do {
             switch endpoint {
-            case .tcp(let host, let port): return try await bootstrap.connect(host: host, port: port).get()
-            case .unix(let path): return try await bootstrap.connect(unixDomainSocketPath: path).get()
+            case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
+            case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
             }
         } catch {
             throw HTTPClientError.connectFailed(endpoint, reason: String(describing: error))
         }
+        // A TLS connection is handed out only once its handshake succeeded, so a certificate problem
+        // is reported as such (and no request byte was sent).
+        if let done = handshake.withLockedValue({ $0 }) {
+            do { try await done.get() } catch {
+                channel.close(promise: nil)
+                throw HTTPClientError.tlsFailure(error, endpoint)
+                    ?? HTTPClientError.tlsFailed(endpoint, reason: String(describing: error))
+            }
+        }
+        return channel
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        host.contains(":") || (!host.isEmpty && host.allSatisfy { $0.isNumber || $0 == "." })
     }
 
     private func release(_ channel: Channel, endpoint: HTTPEndpoint, keepAlive: Bool) {
@@ -289,6 +353,11 @@ final class HTTPClientHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let endpoint = pending.first?.endpoint, let failure = HTTPClientError.tlsFailure(error, endpoint) {
+            failAll(failure)
+            context.close(promise: nil)
+            return
+        }
         failAll(error)
         context.close(promise: nil)
     }
@@ -304,5 +373,41 @@ final class HTTPClientHandler: ChannelDuplexHandler {
                 continuation.finish(throwing: error)
             }
         }
+    }
+}
+
+/// Completes when the TLS handshake of a new connection succeeded, fails when it did not (the
+/// error, or the connection closing first). It stays in the pipeline and passes everything on.
+final class TLSHandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    let promise: EventLoopPromise<Void>
+    private var settled = false
+
+    /// The connection closed before the handshake finished.
+    struct ClosedDuringHandshake: Error, CustomStringConvertible {
+        var description: String { "the server closed the connection during the TLS handshake" }
+    }
+
+    init(promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    private func settle(_ result: Result<Void, any Error>) {
+        guard !settled else { return }
+        settled = true
+        promise.completeWith(result)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event { settle(.success(())) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        settle(.failure(error))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        settle(.failure(ClosedDuringHandshake()))
+        context.fireChannelInactive()
     }
 }

@@ -3,11 +3,14 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// Where an HTTP server listens.
 public enum HTTPListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// A TCP host (name or address) and port; port 0 picks a free port.
     case tcp(host: String, port: Int)
+    /// A TCP host and port served with TLS (needs the server's TLS context).
+    case https(host: String, port: Int)
     /// A unix socket path; a stale socket file is replaced.
     case unix(path: String)
     /// A listening socket already bound, e.g. passed by systemd socket activation.
@@ -16,6 +19,7 @@ public enum HTTPListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .tcp(let host, let port): return "http://\(host):\(port)"
+        case .https(let host, let port): return "https://\(host):\(port)"
         case .unix(let path): return "unix://\(path)"
         case .fileDescriptor(let fd): return "fd:\(fd)"
         }
@@ -25,10 +29,13 @@ public enum HTTPListenAddress: Sendable, Equatable, CustomStringConvertible {
 /// Problems starting an HTTP server.
 public enum HTTPServerError: Error, CustomStringConvertible {
     case bindFailed(HTTPListenAddress, underlying: any Error)
+    case tlsContextMissing(HTTPListenAddress)
 
     public var description: String {
         switch self {
         case .bindFailed(let address, let error): return "cannot listen on \(address): \(error)"
+        case .tlsContextMissing(let address):
+            return "cannot listen on \(address): no TLS certificate and key configured for it"
         }
     }
 }
@@ -47,6 +54,9 @@ public final class HTTPServer: Sendable {
         if case .tcp(let host, _) = address, let port = channel.localAddress?.port {
             return .tcp(host: host, port: port)
         }
+        if case .https(let host, _) = address, let port = channel.localAddress?.port {
+            return .https(host: host, port: port)
+        }
         return address
     }
 
@@ -57,14 +67,22 @@ public final class HTTPServer: Sendable {
     }
 
     /// Starts listening. `maxBodySize` bounds request bodies; larger ones get `bodyTooLarge`.
+    /// An `.https` address is served with `tls` (required for it; ignored for other addresses).
     public static func start(
         address: HTTPListenAddress,
         responder: any HTTPResponder,
+        tls: NIOSSLContext? = nil,
         maxBodySize: Int = 2 * 1024 * 1024,
         maxHeaderSize: Int = 64 * 1024,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> HTTPServer {
         let connections = ConnectionSet()
+        var serverTLS: NIOSSLContext?
+        if case .https = address {
+            guard let tls else { throw HTTPServerError.tlsContextMissing(address) }
+            serverTLS = tls
+        }
+        let sessionTLS = serverTLS
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -74,6 +92,7 @@ public final class HTTPServer: Sendable {
                 connections.insert(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
+                    if let sessionTLS { try ops.addHandler(NIOSSLServerHandler(context: sessionTLS)) }
                     var limits = NIOHTTPDecoderLimitConfiguration()
                     limits.maxHeaderFieldSize = maxHeaderSize
                     limits.maxHeaderListSize = maxHeaderSize
@@ -96,7 +115,7 @@ public final class HTTPServer: Sendable {
         do {
             let channel: Channel
             switch address {
-            case .tcp(let host, let port):
+            case .tcp(let host, let port), .https(let host, let port):
                 channel = try await bootstrap.bind(host: host, port: port).get()
             case .unix(let path):
                 channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()

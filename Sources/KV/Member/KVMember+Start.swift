@@ -98,6 +98,7 @@ extension KVMember {
         var peerServers: [HTTPServer] = []
         var clientServers: [HTTPServer] = []
         do {
+            let clientTLS = try config.clientServerTLS()
             for url in config.listenPeerURLs {
                 peerServers.append(try await HTTPServer.start(address: url.listenAddress,
                                                               responder: PeerAPI(receiver: receiver, member: member),
@@ -105,7 +106,7 @@ extension KVMember {
             }
             for url in config.listenClientURLs {
                 clientServers.append(try await HTTPServer.start(address: url.listenAddress,
-                                                                responder: ClientAPI(backend: member),
+                                                                responder: ClientAPI(backend: member), tls: clientTLS,
                                                                 maxBodySize: KeysRequestParser.defaultMaxValueSize + 64 * 1024))
             }
         } catch {

@@ -89,8 +89,9 @@ public final class KVProxy: Sendable {
                                        requestTimeout: seconds(config.proxyReadTimeout, or: 60))
         var servers: [HTTPServer] = []
         do {
+            let tls = try config.clientServerTLS()
             for url in config.listenClientURLs {
-                servers.append(try await HTTPServer.start(address: .tcp(host: url.host, port: url.port), responder: responder,
+                servers.append(try await HTTPServer.start(address: url.listenAddress, responder: responder, tls: tls,
                                                           maxBodySize: KeysRequestParser.defaultMaxValueSize + 64 * 1024))
             }
         } catch {

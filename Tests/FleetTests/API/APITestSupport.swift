@@ -19,13 +19,14 @@ enum APITest {
 
     static func responder(
         _ registry: Registry, tokenLimit: UInt16 = 100, machineID: String? = nil,
-        inspector: (any LocalUnitInspector)? = nil, forwardClient: HTTPClient? = nil
+        inspector: (any LocalUnitInspector)? = nil, forwardClient: HTTPClient? = nil,
+        forwardTLSClient: HTTPClient? = nil
     ) -> FleetAPIResponder {
         FleetAPIResponder(
             registry: registry,
             configuration: FleetAPIConfiguration(
                 tokenLimit: tokenLimit, version: "v9.9.9", localMachineID: machineID, inspector: inspector,
-                forwardClient: forwardClient, forwardTimeout: 5))
+                forwardClient: forwardClient, forwardTLSClient: forwardTLSClient, forwardTimeout: 5))
     }
 
     /// What a test looks at: status, headers and the whole body as text.

@@ -33,7 +33,7 @@ struct EchoResponder: HTTPResponder {
         let server = try await HTTPServer.start(address: address, responder: EchoResponder(), maxBodySize: maxBody)
         let endpoint: HTTPEndpoint
         switch server.boundAddress {
-        case .tcp(let host, let port): endpoint = .tcp(host: host, port: port)
+        case .tcp(let host, let port), .https(let host, let port): endpoint = .tcp(host: host, port: port)
         case .unix(let path): endpoint = .unix(path: path)
         case .fileDescriptor: fatalError("not used")
         }
