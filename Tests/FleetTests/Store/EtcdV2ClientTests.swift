@@ -67,6 +67,7 @@ import TestSupport
         watch.cancel()
         let outcome = await seen.value
         #expect(outcome == "seen", "the watch did not leave the silent endpoint")
+    }
 
     /// fleet's etcd_cafile / etcd_certfile / etcd_keyfile against an etcd that requires client
     /// certificates: the whole store contract (watches included) over TLS.
