@@ -331,6 +331,39 @@ import Glibc
     }
 }
 
+extension SystemdBindingTests {
+    /// A new unit file needs no daemon-reload (systemd loads it on first use, even when it had been
+    /// looked up before and cached as not-found); a changed file gets one, so systemd sees the change.
+    @Test func newUnitFilesSkipTheReloadChangedFilesDoNot() async throws {
+        let shared = try #require(SharedMachine.current, "the suite's machine did not boot")
+        let machine = shared.machine
+        let systemd = try await SystemdManager.connect(.machineSystemBus(rootPath: machine.rootPath))
+        defer { systemd.close() }
+        let units = SystemdUnitManager(systemd: systemd, unitsDirectory: "/run/fleet/reload-units", hostRoot: machine.rootPath)
+        let unit = "fleet-fresh.service"
+        #expect(try await units.unitStates([unit])[unit]?.loadState == .notFound)  // cached as not-found now
+
+        try await units.load(unit, contents: "[Unit]\nDescription=first\n[Service]\nExecStart=/bin/sleep 1000\n")
+        try await units.reloadUnitFiles()
+        #expect(units.skippedReloads == 1)
+        #expect(try await systemd.unitProperty(unit, "Description") == "first")
+        let started = try await systemd.runJob(timeout: .seconds(60)) { try await systemd.startUnit(unit) }
+        #expect(started.result == .done)
+
+        // The same unit with new contents: reloaded, and systemd runs the new definition after a restart.
+        try await units.load(unit, contents: "[Unit]\nDescription=second\n[Service]\nExecStart=/bin/sleep 1001\n")
+        try await units.reloadUnitFiles()
+        #expect(units.skippedReloads == 1)
+        #expect(try await systemd.unitProperty(unit, "Description") == "second")
+
+        try await units.triggerStop(unit)
+        try await units.unload(unit)
+        try await units.reloadUnitFiles()
+        #expect(units.skippedReloads == 1)
+        #expect(try await units.unitStates([unit])[unit]?.loadState == .notFound)
+    }
+}
+
 /// Runs inside a test machine as a `Type=notify` unit started by
 /// ``SystemdBindingTests/insideAMachineTheAgentUsesThePrivateSocketAndSdNotify()`` (this same test binary,
 /// bind-mounted into the machine). Skipped everywhere else.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What the fleet agent needs from a machine's init system, kept small so that the agent can be tested
 /// against a fake (the shape of fleet's own `UnitManager`).
@@ -37,6 +38,19 @@ public final class SystemdUnitManager: UnitManager {
     /// container's systemd from the host.
     public let hostRoot: String
 
+    /// Files written since the last reload: which were new (no earlier file of ours) and whether any
+    /// unit was unloaded. Decides whether a daemon-reload is needed (see ``reloadUnitFiles()``).
+    private let sinceReload = Mutex(ChangesSinceReload())
+    private let skipped = Atomic<Int>(0)
+
+    struct ChangesSinceReload {
+        var newUnits: Set<String> = []
+        var replacedOrRemoved = false
+    }
+
+    /// How many daemon-reloads were found unnecessary and skipped.
+    public var skippedReloads: Int { skipped.load(ordering: .relaxed) }
+
     /// Unit types fleet schedules (fleet's `Units()` keeps only these).
     public static let unitTypes: Set<String> = ["service", "socket", "timer", "path", "device", "mount", "automount"]
 
@@ -60,6 +74,10 @@ public final class SystemdUnitManager: UnitManager {
         try Self.validate(name)
         let hostPath = hostDirectory + "/" + name
         let path = unitsDirectory + "/" + name
+        let existed = FileManager.default.fileExists(atPath: hostPath)
+        sinceReload.withLock { changes in
+            if existed { changes.replacedOrRemoved = true } else { changes.newUnits.insert(name) }
+        }
         try writeFile(hostPath, contents)
         do {
             try await systemd.linkUnitFiles([path], runtime: true, force: true)
@@ -74,6 +92,7 @@ public final class SystemdUnitManager: UnitManager {
 
     public func unload(_ name: String) async throws {
         try Self.validate(name)
+        sinceReload.withLock { $0.replacedOrRemoved = true }
         // Both must precede removing the file, or a later stop can hang (fleet's note).
         _ = try? await systemd.disableUnitFiles([name], runtime: true)
         do {
@@ -91,8 +110,32 @@ public final class SystemdUnitManager: UnitManager {
         }
     }
 
+    /// A daemon-reload (0.1–0.4 s on a busy machine, and it blocks systemd meanwhile) is needed when
+    /// a file systemd may hold in memory changed or went away. A unit whose file is new needs none:
+    /// once linked, systemd (≥ 246) loads it on first use, also when it had cached it as not-found,
+    /// because the link changed its search path. So when every change since the last reload is a new
+    /// file and systemd reports each of those units `loaded` from it, the reload is skipped.
     public func reloadUnitFiles() async throws {
-        try await systemd.reload()
+        let changes = sinceReload.withLock { changes in
+            defer { changes = ChangesSinceReload() }
+            return changes
+        }
+        if !changes.replacedOrRemoved, !changes.newUnits.isEmpty,
+           let statuses = try? await systemd.listUnits(names: changes.newUnits.sorted()),
+           changes.newUnits.allSatisfy({ name in
+               statuses.contains { $0.name == name && $0.state.loadState == .loaded && $0.state.activeState != .failed }
+           })
+        {
+            skipped.add(1, ordering: .relaxed)
+            return
+        }
+        do {
+            try await systemd.reload()
+        } catch {
+            // Not reloaded: the next reload must not be skipped on the strength of new files alone.
+            sinceReload.withLock { $0.replacedOrRemoved = true }
+            throw error
+        }
     }
 
     public func triggerStart(_ name: String) async throws {
