@@ -136,6 +136,11 @@ public protocol StoreClient: Sendable {
 
     /// Waits for the first change at or after `index` to `key` (and its subtree with `recursive`).
     func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent
+
+    /// Every change to `key` (and its subtree with `recursive`) from `index` on, in order, with no
+    /// gap (see ``StoreWatchSubscription``). Throws at once if `index` is already out of the
+    /// store's history. Default: a loop of ``waitForChange(_:recursive:fromIndex:)``.
+    func subscribe(_ key: String, recursive: Bool, fromIndex index: UInt64) throws -> any StoreWatchSubscription
 }
 
 extension StoreClient {
