@@ -10,6 +10,12 @@ import Synchronization
 /// skipped; if the history no longer reaches back that far, ``next()`` throws
 /// ``StoreClientError/historyCleared(currentIndex:)`` and the consumer must re-read.
 final class InProcessWatchSubscription: StoreWatchSubscription, @unchecked Sendable {
+    /// Events the stream may fall behind before the hub closes it (then history replay, then
+    /// `historyCleared`). Larger than the store's default (etcd's 100) because one subscription
+    /// serves every agent of the process (``JobEventFeed``): a burst of writes while its task waits
+    /// for a core must not cost every agent a full re-read. ~100 bytes per buffered event.
+    static let defaultBuffer = 65_536
+    private let buffer: Int
     private let store: Store
     private let key: String
     private let recursive: Bool
@@ -20,21 +26,23 @@ final class InProcessWatchSubscription: StoreWatchSubscription, @unchecked Senda
     private var iterator: AsyncStream<KV.StoreEvent>.AsyncIterator
     private var nextIndex: UInt64
 
-    init(store: Store, key: String, recursive: Bool, fromIndex: UInt64) throws {
+    init(store: Store, key: String, recursive: Bool, fromIndex: UInt64, buffer: Int = defaultBuffer) throws {
         self.store = store
         self.key = key
         self.recursive = recursive
-        let watcher = try Self.register(store, key, recursive, from: fromIndex)
+        self.buffer = max(1, buffer)
+        let watcher = try Self.register(store, key, recursive, from: fromIndex, buffer: self.buffer)
         self.current = Mutex(watcher)
         self.iterator = watcher.events.makeAsyncIterator()
         self.nextIndex = max(fromIndex, 1)
     }
 
-    private static func register(_ store: Store, _ key: String, _ recursive: Bool, from index: UInt64) throws
+    private static func register(_ store: Store, _ key: String, _ recursive: Bool, from index: UInt64, buffer: Int) throws
         -> Watcher
     {
         do {
-            return try store.watch(KeyPath.userKey(key), recursive: recursive, stream: true, waitIndex: max(index, 1))
+            return try store.watch(KeyPath.userKey(key), recursive: recursive, stream: true, waitIndex: max(index, 1),
+                                   buffer: buffer)
         } catch {
             throw InProcessStoreClient.clientError(error, key: key)
         }
@@ -50,7 +58,7 @@ final class InProcessWatchSubscription: StoreWatchSubscription, @unchecked Senda
             }
             // The stream ended: cancelled, or closed by the hub (overflow, snapshot restore).
             if cancelled.load(ordering: .acquiring) || Task.isCancelled { return nil }
-            let watcher = try Self.register(store, key, recursive, from: nextIndex)
+            let watcher = try Self.register(store, key, recursive, from: nextIndex, buffer: buffer)
             let stale = current.withLock { w -> Watcher? in
                 defer { w = watcher }
                 return w

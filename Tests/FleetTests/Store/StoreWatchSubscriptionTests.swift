@@ -31,7 +31,7 @@ import Testing
     @Test func inProcessDeliversEveryEventInOrderWithoutGapWhileTheConsumerLags() async throws {
         let store = Self.store(buffer: 4)
         let first = Self.set(store, "/w/pre", "0")
-        let sub = try InProcessWatchSubscription(store: store, key: "/w", recursive: true, fromIndex: first)
+        let sub = try InProcessWatchSubscription(store: store, key: "/w", recursive: true, fromIndex: first, buffer: 4)
         // 300 writes while nobody consumes: the 4-event stream buffer overflows many times over,
         // but the history (1,000) still holds them, so the subscription re-registers and replays.
         var written: [UInt64] = [first]
@@ -49,7 +49,8 @@ import Testing
     @Test func inProcessReportsHistoryClearedWhenTheHistoryNoLongerReachesBack() async throws {
         let store = Self.store(buffer: 2, history: 10)
         let start = Self.set(store, "/w/a", "0")
-        let sub = try InProcessWatchSubscription(store: store, key: "/w", recursive: true, fromIndex: start + 1)
+        let sub = try InProcessWatchSubscription(store: store, key: "/w", recursive: true, fromIndex: start + 1,
+                                                 buffer: 2)
         for i in 0..<50 { Self.set(store, "/w/b", "\(i)") }
         // The two buffered events arrive, then the gap is reported, never skipped.
         let delivered = try await Self.take(2, from: sub)
