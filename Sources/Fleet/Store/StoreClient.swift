@@ -138,8 +138,9 @@ public protocol StoreClient: Sendable {
     func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent
 
     /// Every change to `key` (and its subtree with `recursive`) from `index` on, in order, with no
-    /// gap (see ``StoreWatchSubscription``). Throws at once if `index` is already out of the
-    /// store's history. Default: a loop of ``waitForChange(_:recursive:fromIndex:)``.
+    /// gap (see ``StoreWatchSubscription``). If `index` is already out of the store's history the
+    /// in-process client throws at once and the default on the first `next()`. Default: a loop of
+    /// ``waitForChange(_:recursive:fromIndex:)`` (``PollingWatchSubscription``).
     func subscribe(_ key: String, recursive: Bool, fromIndex index: UInt64) throws -> any StoreWatchSubscription
 }
 
