@@ -21,7 +21,7 @@ struct FleetSimBench: AsyncParsableCommand {
     @Option(help: "Engines competing for the leader lease.") var engines = 2
     @Option(help: "Seconds to wait for convergence before giving up.") var timeout = 300.0
     @Option(help: "Seconds of each idle CPU measurement.") var idle = 15.0
-    @Option(help: "Directory for the results file (fleet-sim-<date>.md); empty: do not write one.")
+    @Option(help: "Directory for the results file (fleet-sim-<date>-<HHMM>.md); empty: do not write one.")
     var results = "bench-results"
 
     func run() async throws {
@@ -59,6 +59,7 @@ struct FleetSimBench: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(SimulatedCluster.agentTTL + 2))
         let idleEngine = await ProcessUsage.cpuPercent(over: idle)
         let rssEngine = ProcessUsage.residentMiB()
+        let pass = await Self.measurePass(cluster.engines)
         await cluster.shutdown()
 
         let date = Date()
@@ -72,6 +73,8 @@ struct FleetSimBench: AsyncParsableCommand {
             ("CPU used while converging", "\(Self.format(convergeCPU)) s"),
             ("idle CPU, whole process (agents + engines + store)", "\(Self.format(idleAll))% of a core over \(Self.format(idle)) s"),
             ("idle CPU, engines + store + presence (agents stopped, their keys expired)", "\(Self.format(idleEngine))% of a core (target ≤ 2%)"),
+            ("engine full pass over the settled registry (leader, mean of 3)",
+             pass.map { "\(Self.format($0.cpu)) CPU s, \(Self.format($0.wall)) s wall: \(Self.format($0.cpu / 30 * 100))% of a core at the 30 s safety interval" } ?? "no leader"),
             ("RSS with agents / after stopping them", "\(Self.format(rssAll ?? 0)) MiB / \(Self.format(rssEngine ?? 0)) MiB"),
         ]
         rows.append(("host", "\(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(Self.loadAverage())"))
@@ -81,15 +84,33 @@ struct FleetSimBench: AsyncParsableCommand {
 
         guard !results.isEmpty else { return }
         let day = String(stamp.prefix(10))
+        let hhmm = String(stamp.dropFirst(11).prefix(5)).replacingOccurrences(of: ":", with: "")
         var md = "# fleet-bench fleet-sim, \(stamp)\n\n"
         md += "`fleet-bench fleet-sim --machines \(machines) --units \(units) --globals \(globals) --engines \(engines)` (release build)\n\n"
         md += "| measure | value |\n|---|---|\n"
         for (k, v) in rows { md += "| \(k) | \(v) |\n" }
         try FileManager.default.createDirectory(atPath: results, withIntermediateDirectories: true)
-        let path = "\(results)/fleet-sim-\(day).md"
+        let path = "\(results)/fleet-sim-\(day)-\(hhmm).md"
         if let existing = try? String(contentsOfFile: path, encoding: .utf8) { md = existing + "\n" + md }
         try md.write(toFile: path, atomically: true, encoding: .utf8)
         print("\nwritten to \(path)")
+    }
+
+    /// CPU and wall seconds of one full engine pass (read, plan, no writes) on the settled
+    /// registry: what the periodic safety reconcile costs, independent of the idle window.
+    static func measurePass(_ engines: [Engine]) async -> (cpu: Double, wall: Double)? {
+        for engine in engines {
+            var cpu = 0.0, wall = 0.0, passes = 0
+            for _ in 0..<3 {
+                let c0 = ProcessUsage.cpuSeconds(), t0 = ProcessUsage.now()
+                guard case .reconciled = await engine.reconcileOnce() else { break }
+                cpu += ProcessUsage.cpuSeconds() - c0
+                wall += ProcessUsage.now() - t0
+                passes += 1
+            }
+            if passes > 0 { return (cpu / Double(passes), wall / Double(passes)) }
+        }
+        return nil
     }
 
     static func format(_ x: Double) -> String { String(format: "%.2f", x) }

@@ -6,8 +6,10 @@ import Logging
 /// with its presence heartbeat and a real ``Agent`` over ``RegistryAgentSource`` and an
 /// ``InMemoryUnitManager``, and a few ``Engine``s competing for the lease.
 ///
-/// Each agent has its own ``RegistryAgentSource`` (its own watch and reads), exactly as separate
-/// fleetd processes would; nothing is shared between agents but the store.
+/// Each agent has its own ``RegistryAgentSource`` (its own view, reads and writes), as separate
+/// fleetd processes would. The one thing they share besides the store is the ``JobEventFeed``: one
+/// stream watch of `job/` whose events are routed to the agents they concern, instead of 1,000
+/// watchers each handed every event (a real fleetd has one agent and one feed; docs/agent.md).
 final class SimulatedCluster: @unchecked Sendable {
     struct Machine {
         let state: MachineState
@@ -31,6 +33,7 @@ final class SimulatedCluster: @unchecked Sendable {
         backend.startExpiry()
         let store = InProcessStoreClient(backend: backend)
         registry = Registry(store: store)
+        let feed = JobEventFeed(registry: registry)
         var quiet = Logger(label: "fleet-sim")
         quiet.logLevel = .error
         var machines: [Machine] = []
@@ -39,7 +42,7 @@ final class SimulatedCluster: @unchecked Sendable {
                 id: SimulatedUnits.machineID(i), publicIP: "10.\(i / 65536).\(i / 256 % 256).\(i % 256)",
                 metadata: SimulatedUnits.metadata(i))
             let systemd = InMemoryUnitManager()
-            let source = RegistryAgentSource(registry: registry, machineID: state.id, ttl: agentTTL)
+            let source = RegistryAgentSource(registry: registry, machineID: state.id, ttl: agentTTL, feed: feed)
             let agent = Agent(
                 machine: state, source: source, units: systemd,
                 configuration: AgentConfiguration(agentTTL: .seconds(agentTTL)), logger: quiet)

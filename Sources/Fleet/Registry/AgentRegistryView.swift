@@ -176,8 +176,32 @@ struct AgentRegistryView: Sendable {
     /// (``JobObject/originalText``) is global only if that text says `Global`; one without (fleetctl
     /// of fleet v1) needs its blob to tell. Cheap on purpose: every agent sees every object.
     static func mayBeGlobal(_ object: String) -> Bool {
-        object.contains("Global") || !object.contains("\"OriginalText\"")
+        contains(object, "Global") || !contains(object, "\"OriginalText\"")
     }
+
+    /// Byte search over UTF-8 (no Foundation string machinery, no allocation for native strings).
+    static func contains(_ text: String, _ needle: StaticString) -> Bool {
+        var text = text
+        return text.withUTF8 { hay in
+            needle.withUTF8Buffer { n in
+                guard n.count > 0, hay.count >= n.count, let first = n.first else { return n.count == 0 }
+                var i = 0
+                let last = hay.count - n.count
+                while i <= last {
+                    if hay[i] == first {
+                        var j = 1
+                        while j < n.count && hay[i + j] == n[j] { j += 1 }
+                        if j == n.count { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+
+    /// Whether `unit` is kept (scheduled here or global).
+    func keeps(_ unit: String) -> Bool { entries[unit] != nil }
 
     private static func objectAndTarget(unit: String, leaves: [StoreNode], keys: RegistryKeyLayout)
         -> (object: String?, target: String?)

@@ -64,24 +64,38 @@ public struct RegistryKeyLayout: Hashable, Sendable {
     public var engineVersion: String { prefix + "engine/version" }
 
     /// Classifies a full key (e.g. from a watch event); nil for keys outside the layout.
+    ///
+    /// Every reader classifies every key of every read with it (an engine pass: all of the
+    /// registry), so it splits on UTF-8 bytes into substrings and copies only the names it returns.
     public func parse(_ key: String) -> RegistryKey? {
         guard key.hasPrefix(prefix) else { return nil }
-        let parts = key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard !parts.contains(where: \.isEmpty) else { return nil }
-        switch (parts.first, parts.count) {
-        case ("machines", 3) where parts[2] == "object": return .machineObject(machineID: parts[1])
-        case ("machines", 4) where parts[2] == "metadata": return .machineMetadata(machineID: parts[1], key: parts[3])
+        let rest = key.utf8.dropFirst(prefix.utf8.count)
+        var parts: [Substring] = []
+        parts.reserveCapacity(4)
+        var start = rest.startIndex
+        while true {
+            let end = rest[start...].firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+            guard end > start, parts.count < 4 else { return nil }  // empty component, or too deep
+            parts.append(Substring(rest[start..<end]))
+            if end == rest.endIndex { break }
+            start = rest.index(after: end)
+            if start == rest.endIndex { return nil }  // trailing slash
+        }
+        func s(_ i: Int) -> String { String(parts[i]) }
+        switch (parts[0], parts.count) {
+        case ("machines", 3) where parts[2] == "object": return .machineObject(machineID: s(1))
+        case ("machines", 4) where parts[2] == "metadata": return .machineMetadata(machineID: s(1), key: s(3))
         case ("job", 3):
             switch parts[2] {
-            case "object": return .jobObject(unit: parts[1])
-            case "target-state": return .jobTargetState(unit: parts[1])
-            case "target": return .jobTarget(unit: parts[1])
-            case "job-state": return .jobHeartbeat(unit: parts[1])
+            case "object": return .jobObject(unit: s(1))
+            case "target-state": return .jobTargetState(unit: s(1))
+            case "target": return .jobTarget(unit: s(1))
+            case "job-state": return .jobHeartbeat(unit: s(1))
             default: return nil
             }
-        case ("unit", 2): return UnitHash(hex: parts[1]).map { .unitBlob($0) }
-        case ("states", 3): return .unitState(unit: parts[1], machineID: parts[2])
-        case ("state", 2): return .legacyUnitState(unit: parts[1])
+        case ("unit", 2): return UnitHash(hex: s(1)).map { .unitBlob($0) }
+        case ("states", 3): return .unitState(unit: s(1), machineID: s(2))
+        case ("state", 2): return .legacyUnitState(unit: s(1))
         case ("lease", 2) where parts[1] == "engine-leader": return .engineLease
         case ("engine", 2) where parts[1] == "version": return .engineVersion
         default: return nil

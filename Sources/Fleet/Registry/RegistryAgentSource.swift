@@ -3,8 +3,8 @@ import Foundation
 /// The agent's view of the cluster (``AgentSource``) backed by the store through a ``Registry``.
 ///
 /// Keeps this machine's slice of `job/` (units scheduled here and global units) in an
-/// ``AgentRegistryView`` fed by one recursive watch of `job/`: a pass reads nothing while the watch
-/// follows the store, and an event reads only the unit it concerns, and only if that unit may
+/// ``AgentRegistryView`` fed by a continuous watch of `job/` through a ``JobEventFeed`` (its own, or
+/// one shared by the agents of this process): a pass reads nothing while the watch follows the store, and an event reads only the unit it concerns, and only if that unit may
 /// matter here. Without a live watch (before ``changes()``, after history loss or an outage) an
 /// answer comes from a full read of `job/`. Publishes unit states and heartbeats with the agent
 /// TTL. It refuses
@@ -21,6 +21,8 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
     /// The record last written for each unit (nil entry: unknown, write afresh).
     private var written: [String: UnitStateRecord] = [:]
     private var state: FollowState
+    /// Where this source's `job/` events come from.
+    public let feed: JobEventFeed
 
     /// The last answer of ``desiredUnits(for:)`` from the live view, valid while its generation holds.
     private struct Answer {
@@ -40,8 +42,11 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
         var nextListener = 0
     }
 
-    public init(registry: Registry, machineID: String, ttl: Int) {
+    /// - Parameter feed: a ``JobEventFeed`` shared with other agents of this process (simulations);
+    ///   nil gives this source its own.
+    public init(registry: Registry, machineID: String, ttl: Int, feed: JobEventFeed? = nil) {
         self.registry = registry
+        self.feed = feed ?? JobEventFeed(registry: registry)
         self.machineID = machineID
         self.ttl = max(1, ttl)
         self.state = FollowState(view: AgentRegistryView(machineID: machineID, keys: registry.keys))
@@ -92,20 +97,18 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
     }
 
     /// Reads all of `job/` once and keeps this machine's slice (plus the blobs of its units).
-    /// Returns the view and the store index of the read, to watch from `index + 1`.
+    /// Returns the view and the store index of the read, to watch from `index + 1`. A unit neither
+    /// targeted here nor possibly global is skipped after two leaf-name compares (no key parsing).
     func fullRead(into view: AgentRegistryView) async throws -> (view: AgentRegistryView, index: UInt64) {
         var view = view
         view.reset()
         let keys = registry.keys
         let (jobs, index) = try await registry.read(keys.jobsDirectory, "list units for machine \(machineID)")
-        var byUnit: [String: [StoreNode]] = [:]
-        for leaf in jobs?.leaves ?? [] {
-            switch keys.parse(leaf.key) {
-            case .jobObject(let u)?, .jobTargetState(let u)?, .jobTarget(let u)?: byUnit[u, default: []].append(leaf)
-            default: continue
-            }
-        }
-        for (unit, leaves) in byUnit {
+        let prefix = keys.jobsDirectory + "/"
+        for unitNode in jobs?.nodes ?? [] where unitNode.dir && unitNode.key.hasPrefix(prefix) {
+            let unit = String(unitNode.key.dropFirst(prefix.count))
+            let leaves = unitNode.nodes ?? []
+            guard Self.mayMatter(leaves, machineID: machineID) else { continue }
             if let hash = view.blobWanted(unit: unit, leaves: leaves) {
                 let text = try await readBlob(hash)
                 view.addBlob(hash, text)
@@ -113,6 +116,16 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
             view.load(unit: unit, leaves: leaves, at: index)
         }
         return (view, index)
+    }
+
+    /// Whether the leaves of `job/<u>` may concern `machineID`: targeted there, or an object that
+    /// may be global (``AgentRegistryView/mayBeGlobal(_:)``).
+    static func mayMatter(_ leaves: [StoreNode], machineID: String) -> Bool {
+        for leaf in leaves where !leaf.dir {
+            if leaf.key.hasSuffix("/target"), leaf.value == machineID { return true }
+            if leaf.key.hasSuffix("/object"), AgentRegistryView.mayBeGlobal(leaf.value ?? "") { return true }
+        }
+        return false
     }
 
     /// Reads `job/<unit>` and, if needed, its blob, and loads them into the live view.
@@ -201,41 +214,48 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
         for listener in lock.withLock({ Array(state.listeners.values) }) { listener.yield() }
     }
 
-    /// The watch loop: a full read of `job/`, then the watch from the index after it, each event
-    /// applied to the view (reading only the units that may now matter here). History loss or any
-    /// store error drops back to a full read (with backoff on errors); meanwhile the view is not
-    /// live, so ``desiredUnits(for:)`` reads the store itself and throws if it cannot.
+    /// The watch loop: join the feed, a full read of `job/`, then every event routed here applied
+    /// to the view (reading only the units that may now matter here). History loss or any store
+    /// error drops back to a full read (with backoff on errors); meanwhile the view is not live, so
+    /// ``desiredUnits(for:)`` reads the store itself and throws if it cannot.
     private func follow() async {
-        let store = registry.store
-        let root = registry.keys.jobsDirectory
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
+            var subscription: JobEventFeed.Subscription?
             do {
+                let feed = try await self.feed.subscribe(machineID: machineID)
+                subscription = feed
                 let blank = lock.withLock { state.view }
                 let (view, index) = try await fullRead(into: blank)
+                feed.narrow(to: Set(view.units))
                 lock.withLock {
                     state.view = view
                     state.live = true
                 }
                 notifyListeners()
-                var next = index + 1
-                while !Task.isCancelled {
-                    let event = try await store.waitForChange(root, recursive: true, fromIndex: next)
-                    next = max(next, event.node.modifiedIndex + 1)
+                while let event = try await feed.next() {
+                    guard event.node.modifiedIndex > index else { continue }  // the read has it
                     backoff = .milliseconds(100)
                     switch lock.withLock({ state.view.apply(event) }) {
                     case .ignored: continue
-                    case .changed: notifyListeners()
+                    case .changed:
+                        release(event, from: feed)
+                        notifyListeners()
                     case .fetch(let unit):
+                        feed.want(unit)
                         let before = lock.withLock { state.view.generation }
                         try await fetch(unit)
+                        if !lock.withLock({ state.view.keeps(unit) }) { feed.drop(unit) }
                         if lock.withLock({ state.view.generation }) != before { notifyListeners() }
                     }
                 }
+                feed.cancel()
             } catch StoreClientError.historyCleared {
                 // Events were missed: re-read at once.
+                subscription?.cancel()
                 lock.withLock { state.live = false }
             } catch {
+                subscription?.cancel()
                 lock.withLock { state.live = false }
                 if Task.isCancelled { break }
                 try? await Task.sleep(for: backoff)
@@ -243,5 +263,15 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
             }
         }
         lock.withLock { state.live = false }
+    }
+
+    /// After an event changed the view, stops asking for the events of units it no longer keeps.
+    private func release(_ event: StoreWatchEvent, from feed: JobEventFeed.Subscription) {
+        if let (unit, _) = self.feed.split(event.node.key) {
+            let name = String(unit)
+            if !lock.withLock({ state.view.keeps(name) }) { feed.drop(name) }
+        } else if event.node.key == registry.keys.jobsDirectory {
+            feed.narrow(to: Set(lock.withLock { state.view.units }))
+        }
     }
 }

@@ -42,7 +42,7 @@ struct RegistryContents {
             case .machineMetadata(let id, let key): overrides[id, default: [:]][key] = value
             case .jobObject(let unit):
                 withObject.insert(unit)
-                do { jobObjects[unit] = try RegistryJSON.decode(JobObject.self, from: value) } catch {
+                do { jobObjects[unit] = try RegistryDecodeCache.shared.jobObject(value) } catch {
                     problems.append(.corruptRecord(key: leaf.key, reason: "\(error)"))
                 }
             case .jobTargetState(let unit): targetStates[unit] = value
@@ -56,32 +56,23 @@ struct RegistryContents {
 
         machines = objects.keys.sorted().map { id in objects[id]!.mergingMetadata(overrides[id] ?? [:]) }
 
-        // Parse each distinct blob once: templates and their instances share one.
-        var files: [String: UnitFile] = [:]
+        // Blobs and texts decoded by earlier reads are reused (``RegistryDecodeCache``).
         for name in jobObjects.keys.sorted() {
             let object = jobObjects[name]!
             let hex = object.unitHash.hex
             let blobKey = keys.unitBlob(object.unitHash)
-            let file: UnitFile
-            if let cached = files[hex] {
-                file = cached
-            } else {
-                guard let text = blobs[hex] else {
-                    problems.append(.corruptRecord(key: blobKey, reason: "unit \(name) refers to a missing unit blob"))
-                    continue
-                }
-                do {
-                    file = try RegistryJSON.decode(UnitBlob.self, from: text).unitFile()
-                } catch {
-                    problems.append(.corruptRecord(key: blobKey, reason: "\(error)"))
-                    continue
-                }
-                files[hex] = file
+            guard let text = blobs[hex] else {
+                problems.append(.corruptRecord(key: blobKey, reason: "unit \(name) refers to a missing unit blob"))
+                continue
             }
-            // Prefer the text as submitted (kept for `cat`) when it is the same unit.
-            var chosen = file
-            if let original = object.originalText, let parsed = try? UnitFile(parsing: original), parsed.hash == object.unitHash {
-                chosen = parsed
+            // The text as submitted (kept for `cat`) is preferred when it is the same unit.
+            let chosen: UnitFile
+            do {
+                chosen = try RegistryDecodeCache.shared.unitFile(blob: text, original: object.originalText,
+                                                                 hash: object.unitHash)
+            } catch {
+                problems.append(.corruptRecord(key: blobKey, reason: "\(error)"))
+                continue
             }
             do throws(UnitValidationError) {
                 let desired = try targetStates[name].map { text throws(UnitValidationError) in

@@ -136,6 +136,12 @@ public protocol StoreClient: Sendable {
 
     /// Waits for the first change at or after `index` to `key` (and its subtree with `recursive`).
     func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent
+
+    /// Every change to `key` (and its subtree with `recursive`) from `index` on, in order, with no
+    /// gap (see ``StoreWatchSubscription``). If `index` is already out of the store's history the
+    /// in-process client throws at once and the default on the first `next()`. Default: a loop of
+    /// ``waitForChange(_:recursive:fromIndex:)`` (``PollingWatchSubscription``).
+    func subscribe(_ key: String, recursive: Bool, fromIndex index: UInt64) throws -> any StoreWatchSubscription
 }
 
 extension StoreClient {

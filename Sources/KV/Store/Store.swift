@@ -80,7 +80,10 @@ public final class Store: Sendable {
     /// history window throws 401 with cause `the requested history has been cleared [oldest/requested]`.
     /// A stream watcher starting in the past receives every matching event still in the history, then
     /// live events (etcd would send only the first one; this is a deliberate improvement).
-    public func watch(_ key: String, recursive: Bool = false, stream: Bool = false, waitIndex: UInt64 = 0)
+    /// `buffer`: events a stream watcher may fall behind before it is closed (default
+    /// ``watcherBuffer``); an in-process consumer that must not lose history under bursts asks for more.
+    public func watch(_ key: String, recursive: Bool = false, stream: Bool = false, waitIndex: UInt64 = 0,
+                      buffer: Int? = nil)
         throws(StoreError) -> Watcher
     {
         let path = KeyPath.canonical(key)
@@ -106,7 +109,7 @@ public final class Store: Sendable {
             }
             let id = s.hub.nextID()
             let (events, cont) = AsyncStream.makeStream(of: StoreEvent.self,
-                                                        bufferingPolicy: .bufferingOldest(watcherBuffer + replay.count))
+                                                        bufferingPolicy: .bufferingOldest(max(1, buffer ?? watcherBuffer) + replay.count))
             for e in replay { cont.yield(e) }
             let watcher = Watcher(events: events, startIndex: current, isStream: stream, id: id) { [weak self] in
                 self?.removeWatcher(id: id, at: path)

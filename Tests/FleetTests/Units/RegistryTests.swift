@@ -40,6 +40,11 @@ import Testing
         #expect(k.parse("/_coreos.com/fleet/job/u.service/target") == nil)
         #expect(k.parse("/custom/fleet/job/u.service/bogus") == nil)
         #expect(k.parse("/custom/fleet/unit/nothex") == nil)
+        // Empty components, a trailing slash, too deep or nothing after the prefix: not registry keys.
+        for bad in ["/custom/fleet/job//target", "/custom/fleet/job/u.service/target/", "/custom/fleet/",
+                    "/custom/fleet/machines/m1/metadata/a/b", "/custom/fleet/job/u.service", "/custom/fleet"] {
+            #expect(k.parse(bad) == nil, "\(bad)")
+        }
     }
 }
 
