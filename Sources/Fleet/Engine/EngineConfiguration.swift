@@ -42,7 +42,10 @@ public struct EngineConfiguration: Sendable {
         self.version = version
     }
 
-    /// From fleet.conf: `engine_reconcile_interval` is the periodic pass; the lease TTL is
+    /// From fleet.conf: the periodic safety pass runs every 15 × `engine_reconcile_interval` (30 s by
+    /// default): fleet re-read everything every interval, while here store events drive scheduling
+    /// and the periodic pass only repairs a lost watch, so running it every 2 s would cost a quarter
+    /// of a core at 10,000 units for nothing. The lease TTL is
     /// `engine_lease_ttl`, else `machine_ttl`, in whole seconds rounded up (the store's TTLs are whole
     /// seconds). fleet's 5 × interval (10 s) made a dead leader's machine take 10 s to replace while
     /// any other dead machine took `machine_ttl`. `disable_watches` turns the store watch off.
@@ -51,9 +54,12 @@ public struct EngineConfiguration: Sendable {
         let (seconds, attoseconds) = (config.engineLeaseTTL ?? config.machineTTL).components
         self.init(
             machineID: machineID, leaseTTL: Int(seconds) + (attoseconds > 0 ? 1 : 0),
-            safetyInterval: .milliseconds(Int(interval * 1000)))
+            safetyInterval: .milliseconds(Int(interval * 1000) * Self.safetyPassesPerInterval))
         self.watch = !config.disableWatches
     }
+
+    /// The safety pass runs every this many `engine_reconcile_interval`s.
+    public static let safetyPassesPerInterval = 15
 
     /// How often the lease is renewed (or, when not held, re-checked): a third of the TTL.
     public var leaseTickInterval: Duration {

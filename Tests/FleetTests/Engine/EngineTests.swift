@@ -411,13 +411,13 @@ import TestSupport
         // The lease TTL follows machine_ttl (4 s), not 5 × engine_reconcile_interval as in fleet.
         #expect(engine.leaseTTL == 4)
         #expect(engine.leaseTickInterval == .milliseconds(1333))
-        #expect(engine.safetyInterval == .seconds(2))
+        #expect(engine.safetyInterval == .seconds(30))  // 15 × engine_reconcile_interval: events drive passes
         #expect(engine.watch)
         config.engineReconcileInterval = 8
         config.disableWatches = true
         engine = EngineConfiguration(config: config, machineID: "m1")
         #expect(engine.leaseTTL == 4)
-        #expect(engine.safetyInterval == .seconds(8))
+        #expect(engine.safetyInterval == .seconds(120))
         #expect(!engine.watch)
         #expect(engine.machineID == "m1")
         config.machineTTL = .milliseconds(2500)
