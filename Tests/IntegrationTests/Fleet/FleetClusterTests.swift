@@ -194,8 +194,38 @@ import TestSupport
             return now.count == 1 && now[0] != victim.address
         }, "hello.service ran elsewhere after its machine was killed")
         print("machine killed: hello.service active elsewhere after \(ContinuousClock.now - killedAt)")
-        let newIP = try #require(try c.activeUnits()["hello.service"]?.first)
-        let newHost = try #require(c.machine(at: newIP))
+        // Right after a machine dies a listing can fail while the worker's store client fails over.
+        var newIP: String?
+        _ = try Self.eventually(10) {
+            newIP = try c.activeUnits()["hello.service"]?.first
+            return newIP != nil
+        }
+        let newHost = try #require(newIP.flatMap { c.machine(at: $0) })
         #expect(c.systemdActive("hello.service", on: newHost))
+
+        // The other unit commands on the real cluster: cat, restart (a new process), stop, unload, destroy.
+        let cat = try c.fleetctl(["cat", "hello.service"])
+        #expect(cat.succeeded && cat.stdout.contains("MachineMetadata=role=kv"), "\(cat)")
+        let pidBeforeRestart = try c.mainPID("hello.service", on: newHost)
+        let restart = try c.fleetctl(["restart", "hello.service"])
+        #expect(restart.succeeded, "\(restart)")
+        #expect(try Self.eventually(30) {
+            let pid = try c.mainPID("hello.service", on: newHost)
+            return pid != pidBeforeRestart && pid != "0" && c.systemdActive("hello.service", on: newHost)
+        }, "restart gave hello.service a new process")
+        let stop = try c.fleetctl(["stop", "hello.service"])
+        #expect(stop.succeeded && stop.stdout.contains("Unit hello.service loaded on"), "\(stop)")
+        #expect(Self.eventually(30) { !c.systemdActive("hello.service", on: newHost) }, "stop stopped it in systemd")
+        let unload = try c.fleetctl(["unload", "hello.service"])
+        #expect(unload.succeeded && unload.stdout.contains("Unit hello.service inactive"), "\(unload)")
+        #expect(try Self.eventually(30) {
+            try bed.run(on: newHost, ["test", "-e", "/run/fleet/units/hello.service"]).status != 0
+        }, "unload removed the unit file from the machine")
+        let destroy = try c.fleetctl(["destroy", "hello.service"])
+        #expect(destroy.succeeded && destroy.stdout == "Destroyed hello.service\n", "\(destroy)")
+        let files = try c.fleetctl(["list-unit-files", "--no-legend"])
+        #expect(files.succeeded && !files.stdout.contains("hello.service"), "\(files)")
+        let gone = try c.fleetctl(["status", "hello.service"])
+        #expect(!gone.succeeded && gone.stderr.contains("hello.service"), "\(gone)")
     }
 }
