@@ -99,9 +99,10 @@ extension KVMember {
         var clientServers: [HTTPServer] = []
         do {
             for url in config.listenPeerURLs {
+                // On the Raft loop: peer frames are read where they are stepped (see `KVMember`).
                 peerServers.append(try await HTTPServer.start(address: url.listenAddress,
                                                               responder: PeerAPI(receiver: receiver, member: member),
-                                                              maxBodySize: 1 << 30))
+                                                              maxBodySize: 1 << 30, group: member.loop))
             }
             for url in config.listenClientURLs {
                 clientServers.append(try await HTTPServer.start(address: url.listenAddress,
@@ -113,11 +114,12 @@ extension KVMember {
             member.stop()
             throw KVMemberError.listen("\(error)")
         }
-        member.queue.sync {
-            if !joinedPeers.isEmpty { member.seedPeers(joinedPeers) }
+        let seeds = joinedPeers
+        try await member.loop.submit {
+            if !seeds.isEmpty { member.seedPeers(seeds) }
             member.refreshPeers()
             member.startTicking()
-        }
+        }.get()
         member.schedule()
         return Running(member: member, clientServers: clientServers, peerServers: peerServers)
     }
