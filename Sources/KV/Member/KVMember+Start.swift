@@ -99,10 +99,11 @@ extension KVMember {
         var clientServers: [HTTPServer] = []
         do {
             for url in config.listenPeerURLs {
-                // On the Raft loop: peer frames are read where they are stepped (see `KVMember`).
+                // On NIO's shared loops, not the Raft loop: a peer's batch is then answered while
+                // this member syncs its WAL, and the listener outlives the member's loop at shutdown.
                 peerServers.append(try await HTTPServer.start(address: url.listenAddress,
                                                               responder: PeerAPI(receiver: receiver, member: member),
-                                                              maxBodySize: 1 << 30, group: member.loop))
+                                                              maxBodySize: 1 << 30))
             }
             for url in config.listenClientURLs {
                 clientServers.append(try await HTTPServer.start(address: url.listenAddress,

@@ -43,13 +43,11 @@ public enum KVMemberError: Error, CustomStringConvertible {
 /// (HTTP tasks) hand it inputs through a locked inbox and wait for the outcome of applying their
 /// proposals.
 ///
-/// Why an event loop rather than a dispatch queue: the peer listener and the connections to the
-/// peers live on the same loop, so the frames a Ready sends are written to their sockets by the
-/// thread that made them, and the frames peers send are read by the thread that steps them. A
-/// write's Raft round trip (append out, acknowledgement back) then crosses no thread at all on
-/// either side, where it crossed four (plus task hops) before; on a loaded 2-core machine each
-/// crossing is a context switch that costs latency and CPU. The loop blocks while the WAL syncs;
-/// nothing else waits on it then, since its peer traffic could not be processed sooner anyway.
+/// Why an event loop rather than a dispatch queue: the connections to the peers live on the same
+/// loop, so the frames a Ready sends are written to their sockets by the thread that made them,
+/// where they took a dispatch-to-task-to-event-loop trip before; on a loaded 2-core machine each
+/// crossing is a context switch that costs latency and CPU. The peer listener stays on NIO's
+/// shared loops (docs/kv.md says why). The loop blocks while the WAL syncs.
 public final class KVMember: KVBackend, @unchecked Sendable {
     public let store = Store()
     public let clusterID: UInt64

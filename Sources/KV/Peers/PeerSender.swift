@@ -13,12 +13,16 @@ import NIOPosix
 /// that owns the connection once, and the answer to one batch sends the next on the same loop.
 ///
 /// Up to ``maxInFlight`` batches are pipelined on the kept-alive connection (the peer answers them
-/// in order), so a new append does not wait a round trip behind the previous one. Delivery is best
+/// in order), so a new frame never waits for the answer to an earlier batch. Delivery is best
 /// effort, as Raft expects: a batch that cannot be delivered is dropped and the peer reported
 /// unreachable; Raft retransmits. Frames to one peer stay in order (one connection, in order).
 final class PeerSender: @unchecked Sendable {
-    /// Batches written and not yet answered.
-    static let maxInFlight = 2
+    /// Batches written and not yet answered. Generous on purpose: the peer answers a batch when its
+    /// Raft loop reads it, and that loop does not read while it syncs its WAL. With a small limit a
+    /// follower's acknowledgement waited behind unanswered earlier batches until the leader's sync
+    /// ended and one more round trip passed (measured: sequential 3-member PUT p50 2.9 → 3.9 ms
+    /// with a limit of 2).
+    static let maxInFlight = 64
     /// How long a batch may wait for its answer before the connection is dropped.
     static let requestTimeout: TimeAmount = .seconds(5)
     /// Pause before reconnecting after a second failure in a row, so a dead peer does not spin.
