@@ -1,5 +1,5 @@
 /// Applying committed entries: store commands, membership records, configuration changes.
-/// Runs on `queue`, in log order, identically on every member.
+/// Runs on `loop`, in log order, identically on every member.
 extension KVMember {
     func apply(_ entry: Entry) {
         switch entry.kind {

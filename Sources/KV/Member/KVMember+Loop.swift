@@ -1,16 +1,14 @@
-import Dispatch
 import Logging
+import NIOCore
 
-/// The Raft loop: everything here runs on `queue`.
+/// The Raft loop: everything here runs on `loop`.
 extension KVMember {
     /// Starts ticking every heartbeat interval.
     func startTicking() {
-        let t = DispatchSource.makeTimerSource(queue: queue)
-        let interval = DispatchTimeInterval.milliseconds(max(1, config.heartbeatInterval))
-        t.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(5))
-        t.setEventHandler { [weak self] in self?.process(tick: true) }
-        timer = t
-        t.resume()
+        let interval = TimeAmount.milliseconds(Int64(max(1, config.heartbeatInterval)))
+        timer = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.process(tick: true)
+        }
     }
 
     /// Drains the inbox into the node, ticks if asked, then does every Ready.

@@ -100,6 +100,8 @@ extension KVMember {
         do {
             let clientTLS = try config.clientServerTLS()
             for url in config.listenPeerURLs {
+                // On NIO's shared loops, not the Raft loop: a peer's batch is then answered while
+                // this member syncs its WAL, and the listener outlives the member's loop at shutdown.
                 peerServers.append(try await HTTPServer.start(address: url.listenAddress,
                                                               responder: PeerAPI(receiver: receiver, member: member),
                                                               maxBodySize: 1 << 30))
@@ -114,11 +116,12 @@ extension KVMember {
             member.stop()
             throw KVMemberError.listen("\(error)")
         }
-        member.queue.sync {
-            if !joinedPeers.isEmpty { member.seedPeers(joinedPeers) }
+        let seeds = joinedPeers
+        try await member.loop.submit {
+            if !seeds.isEmpty { member.seedPeers(seeds) }
             member.refreshPeers()
             member.startTicking()
-        }
+        }.get()
         member.schedule()
         return Running(member: member, clientServers: clientServers, peerServers: peerServers)
     }

@@ -4,6 +4,7 @@ import Glibc
 import Dispatch
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Failures starting a member, each saying what to change.
@@ -35,11 +36,18 @@ public enum KVMemberError: Error, CustomStringConvertible {
     }
 }
 
-/// A member of the replicated store: the Raft core driven on one serial queue, its WAL and
+/// A member of the replicated store: the Raft core driven on one event loop, its WAL and
 /// snapshots, the v2 store it applies to, and the peer transport.
 ///
-/// Everything that touches the Raft node runs on `queue`; clients (HTTP tasks) hand it inputs
-/// through a locked inbox and wait for the outcome of applying their proposals.
+/// Everything that touches the Raft node runs on `loop`, an event loop of the member's own; clients
+/// (HTTP tasks) hand it inputs through a locked inbox and wait for the outcome of applying their
+/// proposals.
+///
+/// Why an event loop rather than a dispatch queue: the connections to the peers live on the same
+/// loop, so the frames a Ready sends are written to their sockets by the thread that made them,
+/// where they took a dispatch-to-task-to-event-loop trip before; on a loaded 2-core machine each
+/// crossing is a context switch that costs latency and CPU. The peer listener stays on NIO's
+/// shared loops (docs/kv.md says why). The loop blocks while the WAL syncs.
 public final class KVMember: KVBackend, @unchecked Sendable {
     public let store = Store()
     public let clusterID: UInt64
@@ -48,10 +56,13 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     public let config: KVConfig
     let logger: Logger
     let transport: PeerTransport
-    let queue = DispatchQueue(label: "kv.raft")
+    /// The Raft loop's thread (see the type's documentation); stopped by `stop()`.
+    let loopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop: any EventLoop
+    private let loopStopped = Atomic(false)
     let requestTimeout: Duration
 
-    // Confined to `queue`.
+    // Confined to `loop`.
     var node: RaftNode
     let storage: MemberStorage
     var pendingProposals: [[UInt8]] = []
@@ -66,7 +77,7 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     var knownPeers: [UInt64: [String]] = [:]
     /// Peers not (yet) in the store's membership records: see `refreshPeers`.
     var remotes: [UInt64: [String]] = [:]
-    var timer: DispatchSourceTimer?
+    var timer: RepeatedTask?
     var fatal: String?
 
     let shared = Mutex(Shared())
@@ -109,8 +120,10 @@ public final class KVMember: KVBackend, @unchecked Sendable {
         self.clusterID = clusterID
         self.memberName = config.name
         self.storage = storage
+        self.loop = loopGroup.next()
         self.transport = PeerTransport(localID: memberID, clusterID: clusterID,
-                                       localURLs: config.initialAdvertisePeerURLs.map(\.description), logger: logger)
+                                       localURLs: config.initialAdvertisePeerURLs.map(\.description), logger: logger,
+                                       eventLoop: loop)
         let electionTicks = max(2, config.electionTimeout / max(1, config.heartbeatInterval))
         var raftConfig = RaftConfig(id: memberID, electionTick: electionTicks, heartbeatTick: 1,
                                     maxEntriesPerMessage: 512, maxInflightMessages: 256)
@@ -147,7 +160,7 @@ public final class KVMember: KVBackend, @unchecked Sendable {
             s.scheduled = true
             return true
         }
-        if run { queue.async { self.process(tick: false) } }
+        if run { loop.execute { self.process(tick: false) } }
     }
 
     /// Proposes a member proposal and waits for this member to apply it.
@@ -283,12 +296,29 @@ public final class KVMember: KVBackend, @unchecked Sendable {
         }
         for w in waiters { w.resume(returning: nil) }
         for r in reads { r.resume(returning: false) }
-        queue.sync {
-            timer?.cancel()
-            timer = nil
-            storage.close()
+        // Only the first call stops the loop (a stopped loop runs nothing, so waiting on it would hang).
+        guard !loopStopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        onLoopAndWait {
+            self.timer?.cancel()
+            self.timer = nil
+            self.storage.close()
         }
         transport.shutdown()
+        loopGroup.shutdownGracefully { _ in }
+    }
+
+    /// Runs `body` on the Raft loop and returns when it has run (at once when already there).
+    ///
+    /// A semaphore rather than `EventLoopFuture.wait()`: callers may be on another event loop
+    /// (an HTTP task), where NIO forbids `wait()`.
+    func onLoopAndWait(_ body: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop { return body() }
+        let done = DispatchSemaphore(value: 0)
+        loop.execute {
+            body()
+            done.signal()
+        }
+        done.wait()
     }
 }
 

@@ -4,7 +4,7 @@
 /// Every request waits the same time, so deadlines arrive in request order and a FIFO is enough:
 /// the Raft loop pops the expired ones on each tick. This replaces one Dispatch timer per request,
 /// which at thousands of writes per second put thousands of timer callbacks per second onto the
-/// Raft queue (each 5 s after its request, long after most were answered).
+/// Raft loop (each 5 s after its request, long after most were answered).
 struct RequestDeadlines {
     /// Which waiter table a request is in.
     enum Kind { case proposal, read }

@@ -37,12 +37,27 @@ struct KVBench: AsyncParsableCommand {
     @Option(help: "Events for the fan-out run.")
     var events = 100
 
+    @Option(help: "Requests per throughput run (fixed count, spread over the connections); 0 = run for --seconds.")
+    var requests = 0
+
+    @Option(name: .customLong("cpu-pids"),
+            help: "NAME=PID[,PID...]: the server processes of target NAME; adds CPU ms per 1,000 operations (repeatable).")
+    var cpuPids: [String] = []
+
     @Option(help: "Comma-separated runs: put,qget,get,seq,watch (the keys are always filled first; \"fill\" alone only fills).")
     var runs = "put,qget,get,seq,watch"
 
     func run() async throws {
         let parsed = try targets.map(Target.parse)
         guard !parsed.isEmpty else { throw ValidationError("give at least one --target NAME=URL") }
+        let cpuByName = Dictionary(try cpuPids.map(ProcessCPU.parse), uniquingKeysWith: { a, _ in a })
+        /// CPU ms per 1,000 operations of the target's processes while `body` ran (nan without --cpu-pids).
+        func cpuPer1000<T>(_ t: Target, _ body: () async throws -> (T, Int)) async rethrows -> (T, Double) {
+            let before = cpuByName[t.name]?.seconds()
+            let (result, ops) = try await body()
+            guard let before, let after = cpuByName[t.name]?.seconds(), ops > 0 else { return (result, .nan) }
+            return (result, (after - before) * 1e3 / Double(ops) * 1000)
+        }
         let selected = Set(runs.split(separator: ",").map(String.init))
         let value = String(repeating: "v", count: valueSize)
         let putBody = ByteBuffer(string: "value=" + value)
@@ -64,42 +79,56 @@ struct KVBench: AsyncParsableCommand {
             ("put", "PUT", .PUT, true), ("qget", "quorum GET", .GET, true), ("get", "GET", .GET, false),
         ]
         for (key, label, method, _) in throughputRuns where selected.contains(key) {
-            var rates: [Double] = [], p50s: [Double] = [], p99s: [Double] = []
+            var rates: [Double] = [], p50s: [Double] = [], p99s: [Double] = [], cpus: [Double] = []
+            let perConnection = requests > 0 ? max(1, requests / connections) : Int.max
             for t in parsed {
-                let (sample, elapsed) = try await ClosedLoopLoad.run(endpoints: t.endpoints, connections: connections,
-                                                                     seconds: seconds) { c, n in
-                    let k = (c &* 7919 &+ n &* 104729) % keys
-                    switch key {
-                    case "put": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)", body: putBody)
-                    case "qget": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)?quorum=true")
-                    default: return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)")
+                let ((sample, elapsed), cpu) = try await cpuPer1000(t) {
+                    let r = try await ClosedLoopLoad.run(endpoints: t.endpoints, connections: connections,
+                                                         seconds: requests > 0 ? 900 : seconds,
+                                                         maxRequests: perConnection) { c, n in
+                        let k = (c &* 7919 &+ n &* 104729) % keys
+                        switch key {
+                        case "put": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)", body: putBody)
+                        case "qget": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)?quorum=true")
+                        default: return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)")
+                        }
                     }
+                    return (r, r.0.latencies.count)
                 }
                 let s = LatencySummary(sample.latencies)
                 rates.append(Double(s.count) / elapsed)
                 p50s.append(s.p50)
                 p99s.append(s.p99)
+                cpus.append(cpu)
                 print("  \(t.name) \(label): \(fmt(Double(s.count) / elapsed, 0)) ops/s, \(s), failures \(sample.failures)"
+                      + (cpu.isNaN ? "" : ", server CPU \(fmt(cpu, 1)) ms/1000 ops")
                       + (sample.firstFailure.map { " (first: \($0))" } ?? ""))
             }
             record(label, "ops/s", rates, higherIsBetter: true)
             record(label, "p50 ms", p50s, higherIsBetter: false)
             record(label, "p99 ms", p99s, higherIsBetter: false)
+            if !cpuByName.isEmpty { record(label, "CPU ms/1000 ops", cpus, higherIsBetter: false) }
         }
         if selected.contains("seq") {
-            var p50s: [Double] = [], p99s: [Double] = []
+            var p50s: [Double] = [], p99s: [Double] = [], cpus: [Double] = []
             for t in parsed {
-                let (sample, _) = try await ClosedLoopLoad.run(endpoints: [t.endpoints[0]], connections: 1, seconds: 120,
-                                                               maxRequests: sequential) { _, n in
-                    LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\(n % keys)", body: putBody)
+                let (sample, cpu) = try await cpuPer1000(t) {
+                    let (sample, _) = try await ClosedLoopLoad.run(endpoints: [t.endpoints[0]], connections: 1, seconds: 120,
+                                                                   maxRequests: sequential) { _, n in
+                        LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\(n % keys)", body: putBody)
+                    }
+                    return (sample, sample.latencies.count)
                 }
                 let s = LatencySummary(sample.latencies)
                 p50s.append(s.p50)
                 p99s.append(s.p99)
-                print("  \(t.name) sequential PUT: \(s), failures \(sample.failures)")
+                cpus.append(cpu)
+                print("  \(t.name) sequential PUT: \(s), failures \(sample.failures)"
+                      + (cpu.isNaN ? "" : ", server CPU \(fmt(cpu, 1)) ms/1000 ops"))
             }
             record("sequential PUT", "p50 ms", p50s, higherIsBetter: false)
             record("sequential PUT", "p99 ms", p99s, higherIsBetter: false)
+            if !cpuByName.isEmpty { record("sequential PUT", "CPU ms/1000 ops", cpus, higherIsBetter: false) }
         }
         if selected.contains("watch") {
             var rates: [Double] = [], p50s: [Double] = [], p99s: [Double] = []
@@ -124,7 +153,7 @@ struct KVBench: AsyncParsableCommand {
         print("|" + String(repeating: "---|", count: 2 + parsed.count + (parsed.count == 2 ? 1 : 0)))
         for row in table {
             var line = "| \(row.run) | \(row.figure) |"
-            for v in row.values { line += " \(fmt(v, row.figure.hasSuffix("ms") ? 3 : 0)) |" }
+            for v in row.values { line += " \(fmt(v, row.figure.hasSuffix("ms") ? 3 : row.figure.hasPrefix("CPU") ? 1 : 0)) |" }
             if row.values.count == 2 { line += " \(fmt(row.values[0] / row.values[1], 2)) |" }
             print(line)
         }
