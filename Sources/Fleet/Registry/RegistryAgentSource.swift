@@ -165,19 +165,36 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
 
     /// Heartbeats new launched units and renews (TTL refresh, no event) the ones heartbeated before;
     /// every agent watches `job/`, so each rewrite would wake all of them.
+    /// Writes go out concurrently (a machine taking over 250 units of a dead one heartbeats them all
+    /// at once, and `fleetctl` waits for those heartbeats). On failure the first error is thrown and
+    /// what succeeded is remembered, so the next call renews, sets or clears only as needed.
     public func heartbeat(launched units: [String]) async throws {
         let previous = lock.withLock { heartbeated }
-        for unit in units {
-            if previous.contains(unit) {
-                try await registry.renewHeartbeat(unit, machineID: machineID, ttl: ttl)
-            } else {
-                try await registry.setHeartbeat(unit, machineID: machineID, ttl: ttl)
+        let (registry, machineID, ttl) = (self.registry, self.machineID, self.ttl)
+        let writes = units.map { ($0, true) } + previous.subtracting(units).sorted().map { ($0, false) }
+        let failures = await BoundedConcurrency.map(writes) { unit, launched -> (any Error)? in
+            do {
+                if !launched {
+                    try await registry.clearHeartbeat(unit, machineID: machineID)
+                } else if previous.contains(unit) {
+                    try await registry.renewHeartbeat(unit, machineID: machineID, ttl: ttl)
+                } else {
+                    try await registry.setHeartbeat(unit, machineID: machineID, ttl: ttl)
+                }
+                return nil
+            } catch {
+                return error
             }
         }
-        for unit in previous.subtracting(units).sorted() {
-            try await registry.clearHeartbeat(unit, machineID: machineID)
+        var now = Set<String>()
+        var firstError: (any Error)?
+        for ((unit, launched), failure) in zip(writes, failures) {
+            // Kept: launched units heartbeated now or before (renewed next time), and clears that failed.
+            if failure == nil ? launched : (launched ? previous.contains(unit) : true) { now.insert(unit) }
+            if firstError == nil, let failure { firstError = failure }
         }
-        lock.withLock { heartbeated = Set(units) }
+        lock.withLock { heartbeated = now }
+        if let firstError { throw firstError }
     }
 
     /// Notifies whenever this machine's slice of the registry changes (see ``AgentRegistryView``),

@@ -243,7 +243,7 @@ extension KVMember {
         guard id != 0, id != memberID, let header, !shared.withLock({ $0.peerIDs.contains(id) }) else { return }
         let urls = header.split(separator: ",").map { String($0) }.filter { HTTPEndpoint(url: $0) != nil }
         guard !urls.isEmpty else { return }
-        queue.async {
+        loop.execute {
             guard self.knownPeers[id] == nil, !MembershipRecords.isRemoved(id, in: self.store) else { return }
             self.logger.info("learnt a peer from its requests", metadata: ["peer": "\(MemberInfo.hex(id))",
                                                                            "urls": "\(urls.joined(separator: ","))"])

@@ -45,7 +45,7 @@ import TestSupport
             let old = try #require(cluster.running[leader]).member
             let deadline = ContinuousClock.now + .seconds(20)
             while newcomer.leaderID != newcomer.memberID && ContinuousClock.now < deadline {
-                old.queue.sync { try? old.node.transferLeadership(to: newcomer.memberID) }
+                try await old.loop.submit { try? old.node.transferLeadership(to: newcomer.memberID) }.get()
                 old.schedule()
                 try await Task.sleep(for: .milliseconds(300))
             }
