@@ -92,6 +92,10 @@ public enum HTTPClientError: Error, CustomStringConvertible, Equatable {
     case responseTooLarge(HTTPEndpoint, limit: Int)
     /// The TLS handshake failed: certificate not trusted, wrong name, no client certificate, ...
     case tlsFailed(HTTPEndpoint, reason: String)
+    /// A new TLS connection was closed without an answer: with TLS 1.3 a server checks the client's
+    /// certificate after the client's side of the handshake is done and may just hang up. (The
+    /// request may have reached the server, so it is not retried elsewhere.)
+    case closedAfterTLSHandshake(HTTPEndpoint)
 
     public var description: String {
         switch self {
@@ -100,6 +104,8 @@ public enum HTTPClientError: Error, CustomStringConvertible, Equatable {
         case .connectionClosed(let e): return "\(e) closed the connection before answering"
         case .responseTooLarge(let e, let limit): return "response from \(e) is larger than \(limit) bytes"
         case .tlsFailed(let e, let reason): return "TLS with \(e) failed: \(reason)"
+        case .closedAfterTLSHandshake(let e):
+            return "\(e) closed the TLS connection without answering (does it require a client certificate it trusts?)"
         }
     }
 }
@@ -141,7 +147,7 @@ public final class HTTPClient: Sendable {
         _ method: HTTPMethod, _ endpoint: HTTPEndpoint, _ uri: String,
         headers: HTTPHeaders = [:], body: ByteBuffer? = nil, timeout: Double = 30
     ) async throws -> HTTPClientResponse {
-        let channel = try await connection(to: endpoint, timeout: timeout)
+        let (channel, fresh) = try await connection(to: endpoint, timeout: timeout)
         let promise = channel.eventLoop.makePromise(of: HTTPClientResponse.self)
         let request = PendingRequest(head: makeHead(method, endpoint, uri, headers, body), body: body,
                                      consumer: .collect(promise), endpoint: endpoint, limit: maxResponseSize)
@@ -159,6 +165,12 @@ public final class HTTPClient: Sendable {
             timer.cancel()
             release(channel, endpoint: endpoint, keepAlive: !response.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" })
             return response
+        } catch HTTPClientError.connectionClosed(let e) where fresh && tls != nil {
+            timer.cancel()
+            channel.close(promise: nil)
+            // With TLS 1.3 a server checks the client's certificate after the client's side of the
+            // handshake is done, and may just close the connection: name the likely cause.
+            throw HTTPClientError.closedAfterTLSHandshake(e)
         } catch {
             timer.cancel()
             channel.close(promise: nil)
@@ -173,7 +185,7 @@ public final class HTTPClient: Sendable {
         _ method: HTTPMethod, _ endpoint: HTTPEndpoint, _ uri: String,
         headers: HTTPHeaders = [:], body: ByteBuffer? = nil, connectTimeout: Double = 10
     ) async throws -> (HTTPResponseHead, AsyncThrowingStream<ByteBuffer, Error>) {
-        let channel = try await connection(to: endpoint, timeout: connectTimeout, pooled: false)
+        let (channel, _) = try await connection(to: endpoint, timeout: connectTimeout, pooled: false)
         let headPromise = channel.eventLoop.makePromise(of: HTTPResponseHead.self)
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, Error>.makeStream()
         continuation.onTermination = { _ in channel.close(promise: nil) }
@@ -210,10 +222,13 @@ public final class HTTPClient: Sendable {
         return HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: h)
     }
 
-    private func connection(to endpoint: HTTPEndpoint, timeout: Double, pooled: Bool = true) async throws -> Channel {
+    /// A kept-alive connection to `endpoint` (`fresh` false), or a new one.
+    private func connection(to endpoint: HTTPEndpoint, timeout: Double, pooled: Bool = true) async throws
+        -> (channel: Channel, fresh: Bool)
+    {
         if pooled {
             while let channel = idle.withLockedValue({ $0[endpoint]?.popLast() }) {
-                if channel.isActive { return channel }
+                if channel.isActive { return (channel, false) }
             }
         }
         // SNI and name checks use the host name; an IP address is checked against the certificate's
@@ -255,7 +270,7 @@ public final class HTTPClient: Sendable {
                     ?? HTTPClientError.tlsFailed(endpoint, reason: String(describing: error))
             }
         }
-        return channel
+        return (channel, true)
     }
 
     static func isIPAddress(_ host: String) -> Bool {

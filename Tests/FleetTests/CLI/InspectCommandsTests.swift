@@ -162,9 +162,11 @@ import Testing
             try rewrite(["--driver=etcd", "list-units"])
         }
         #expect(try rewrite(["--driver=API", "list-units"]) == ["list-units"])
-        #expect(throws: CLIError.usage("FLEETCTL_CA_FILE is set, but --ca-file is not supported: TLS is not supported by this fleetctl; use a unix:// or http:// endpoint")) {
-            try rewrite(["list-units"], ["FLEETCTL_CA_FILE": "/etc/ca.pem"])
+        #expect(throws: CLIError.usage("FLEETCTL_ETCD_CAFILE is set, but --etcd-cafile is not supported: deprecated in fleet; use --ca-file")) {
+            try rewrite(["list-units"], ["FLEETCTL_ETCD_CAFILE": "/etc/ca.pem"])
         }
+        // The TLS files are global flags like the others, also from the environment.
+        #expect(try rewrite(["list-units"], ["FLEETCTL_CA_FILE": "/etc/ca.pem"]) == ["list-units", "--ca-file=/etc/ca.pem"])
         // After `--` nothing is interpreted (ssh's remote command).
         #expect(try rewrite(["ssh", "m", "--", "ls", "--sign"]) == ["ssh", "m", "--", "ls", "--sign"])
     }
@@ -172,10 +174,8 @@ import Testing
     @Test func endpoints() throws {
         #expect(try EndpointList.parse("unix:///var/run/fleet.sock, http://10.0.0.1:49153")
             == ["unix:///var/run/fleet.sock", "http://10.0.0.1:49153"])
-        #expect(throws: CLIError.usage("endpoint https://h:1: https is not supported (no TLS in this fleetctl); use http:// or unix://")) {
-            try EndpointList.parse("https://h:1")
-        }
-        #expect(throws: CLIError.usage("endpoint tcp://h: expected unix:///path or http://host:port")) {
+        #expect(try EndpointList.parse("https://h:1") == ["https://h:1"])
+        #expect(throws: CLIError.usage("endpoint tcp://h: expected unix:///path, http://host:port or https://host:port")) {
             try EndpointList.parse("tcp://h")
         }
         #expect(throws: CLIError.self) { try EndpointList.timeout(0) }

@@ -16,8 +16,10 @@ import Testing
         let cloudKeys = ["agent_ttl", "authorized_keys_file", "disable_engine", "engine_reconcile_interval", "etcd_cafile",
                          "etcd_certfile", "etcd_keyfile", "etcd_key_prefix", "etcd_request_timeout", "etcd_servers",
                          "etcd_username", "etcd_password", "metadata", "public_ip", "token_limit", "verbosity", "verify_units"]
-        // fleet's keys, then ours (the API listeners, the machine presence TTL, the engine lease TTL).
-        let ours = ["api_listen", "api_advertise_url", "machine_ttl", "engine_lease_ttl"]
+        // fleet's keys, then ours (the API listeners and their TLS files, the machine presence TTL, the
+        // engine lease TTL).
+        let ours = ["api_listen", "api_advertise_url", "api_cert_file", "api_key_file", "api_ca_file", "machine_ttl",
+                    "engine_lease_ttl"]
         #expect(FleetOption.all.filter(\.inCloudConfig).map(\.name) == cloudKeys + ours)
         #expect(FleetOption.all.filter { !$0.inCloudConfig }.map(\.name)
             == ["units_directory", "systemd_user", "enable_grpc", "disable_watches"])

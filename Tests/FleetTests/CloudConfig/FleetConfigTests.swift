@@ -69,8 +69,8 @@ import Testing
             "FLEET_API_LISTEN": "tcp://x", "FLEET_MACHINE_TTL": "500ms", "FLEET_API_ADVERTISE_URL": "unix:///x",
         ])
         #expect(FleetConfig.resolve(layers: [bad.settings]).errors.map(\.description) == [
-            "FLEET_API_LISTEN: expected a comma-separated list of unix:///path or http://host:port URLs, got tcp://x",
-            "FLEET_API_ADVERTISE_URL: expected an http://host:port URL, got unix:///x",
+            "FLEET_API_LISTEN: expected a comma-separated list of unix:///path, http://host:port or https://host:port URLs, got tcp://x",
+            "FLEET_API_ADVERTISE_URL: expected an http://host:port or https://host:port URL, got unix:///x",
             "FLEET_MACHINE_TTL: expected a duration of at least 1s, like \"4s\", got 500ms",
         ])
     }

@@ -124,6 +124,34 @@ import TestSupport
         #expect(c.systemdActive("hello.service", on: helloHost))
         #expect(helloHost.name != c.worker.name, "MachineMetadata=role=kv kept it off the worker")
 
+        // status and journal come from the machine that runs the unit, through the API (no SSH).
+        let status = try c.fleetctl(["status", "hello.service"])
+        #expect(status.succeeded && status.stdout.contains("hello.service") && status.stdout.contains("active (running)"),
+                "\(status)")
+        let journal = try c.fleetctl(["journal", "--lines", "5", "hello.service"])
+        #expect(journal.succeeded && journal.stdout.contains("Started"), "\(journal)")
+        // ssh resolves the unit's machine and runs the system ssh (a stand-in here prints its argv).
+        let fakeSSH = try bed.run(on: c.worker, ["bash", "-c", "printf '#!/bin/sh\\necho ssh \"$@\"\\n' > /usr/local/bin/ssh && chmod +x /usr/local/bin/ssh"])
+        #expect(fakeSSH.succeeded, "\(fakeSSH)")
+        let ssh = try c.fleetctl(["ssh", "hello.service", "hostname"])
+        #expect(ssh.succeeded && ssh.stdout.contains(helloIP) && ssh.stdout.hasSuffix("-- hostname\n"), "\(ssh)")
+        let version = try c.fleetctl(["version"])
+        #expect(version.succeeded && version.stdout.hasPrefix("fleetctl version "), "\(version)")
+
+        // submit and load: the unit file reaches a machine's systemd (loaded, not started).
+        try c.writeUnit("later.service", "[Service]\nExecStart=/bin/sleep infinity\n")
+        let submit = try c.fleetctl(["submit", "/root/units/later.service"])
+        #expect(submit.succeeded && submit.stdout == "Unit later.service inactive\n", "\(submit)")
+        let load = try c.fleetctl(["load", "later.service"])
+        #expect(load.succeeded && load.stdout.hasPrefix("Unit later.service loaded on "), "\(load)")
+        let loadedIP = load.stdout.split(separator: "/").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let loadedHost = try #require(loadedIP.flatMap { c.machine(at: $0) }, "\(load.stdout)")
+        #expect(try bed.run(on: loadedHost, ["systemctl", "show", "-p", "LoadState", "--value", "later.service"]).stdout
+                == "loaded\n")
+        #expect(!c.systemdActive("later.service", on: loadedHost))
+        let destroyLater = try c.fleetctl(["destroy", "later.service"])
+        #expect(destroyLater.succeeded, "\(destroyLater)")
+
         // Constraints: metadata pins to the worker, Conflicts spreads instances, Global runs everywhere.
         try c.writeUnit("pinned.service", "[Service]\nExecStart=/bin/sleep infinity\n[X-Fleet]\nMachineMetadata=role=worker\n")
         try c.writeUnit("web@.service", "[Service]\nExecStart=/bin/sleep infinity\n[X-Fleet]\nConflicts=web@*.service\n")
@@ -183,8 +211,12 @@ import TestSupport
         #expect(Self.eventually(30) { (try? c.fleetctl(["list-machines", "--no-legend"]).stdout.split(separator: "\n").count) == 4 },
                 "the thawed machine is back")
 
-        // Killing a machine moves its units.
-        hosts = try c.activeUnits()["hello.service"] ?? []
+        // Killing a machine moves its units. (If the frozen machine ran hello.service, the unit moved
+        // while it was frozen and the thawed agent stops its old copy: wait until one copy runs.)
+        _ = try Self.eventually(30) {
+            hosts = try c.activeUnits()["hello.service"] ?? []
+            return hosts.count == 1
+        }
         let victimIP = try #require(hosts.first)
         let victim = try #require(c.machine(at: victimIP))
         let killedAt = ContinuousClock.now
