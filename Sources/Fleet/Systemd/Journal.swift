@@ -31,6 +31,9 @@ public struct JournalEntry: Hashable, Sendable, CustomStringConvertible {
     public var unit: String?
     /// Opaque position, for resuming.
     public var cursor: String
+    /// `SYSLOG_IDENTIFIER`, else `_COMM`: the name journalctl prints before `[pid]` (`systemd` for
+    /// PID 1's messages about the unit, the program's name for its own output).
+    public var identifier: String? = nil
 
     public var description: String { message }
 }
@@ -259,7 +262,8 @@ final class JournalReader: @unchecked Sendable {
             message: field(journal, "MESSAGE") ?? "", realtimeUSec: realtime,
             priority: field(journal, "PRIORITY").flatMap { Int($0) },
             pid: field(journal, "_PID").flatMap { Int32($0) },
-            unit: field(journal, "_SYSTEMD_UNIT") ?? field(journal, "UNIT"), cursor: cursor)
+            unit: field(journal, "_SYSTEMD_UNIT") ?? field(journal, "UNIT"), cursor: cursor,
+            identifier: field(journal, "SYSLOG_IDENTIFIER") ?? field(journal, "_COMM"))
     }
 
     /// A field's value (the bytes after `NAME=`), decoded as UTF-8 with repair.

@@ -53,8 +53,8 @@ public struct UnitStatusReport: Hashable, Sendable {
 }
 
 extension JournalEntry {
-    /// The entry as `journalctl --output=short` prints it: `Nov 24 02:03:04 unit[pid]: message`
-    /// (local time).
+    /// The entry as `journalctl --output=short` prints it: `Nov 24 02:03:04 identifier[pid]: message`
+    /// (local time); the unit name stands in when the entry has no identifier.
     public var shortLine: String {
         var seconds = time_t(realtimeUSec / 1_000_000)
         var parts = tm()
@@ -62,7 +62,7 @@ extension JournalEntry {
         var buffer = [CChar](repeating: 0, count: 32)
         let count = strftime(&buffer, buffer.count, "%b %d %H:%M:%S", &parts)
         let stamp = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let source = (unit ?? "") + (pid.map { "[\($0)]" } ?? "")
+        let source = (identifier ?? unit ?? "") + (pid.map { "[\($0)]" } ?? "")
         return source.isEmpty ? "\(stamp) \(message)" : "\(stamp) \(source): \(message)"
     }
 }

@@ -32,6 +32,10 @@ import Testing
         let line = entry.shortLine
         #expect(line.hasSuffix(" hello.service[42]: hi there"))
         #expect(line.split(separator: " ").count == 6)  // "Nov 14 22:13:20 hello.service[42]: hi there"
+        // journalctl prints SYSLOG_IDENTIFIER (else _COMM), e.g. "systemd[1]" for PID 1's messages.
+        let fromSystemd = JournalEntry(message: "Started hello.service.", realtimeUSec: 1_700_000_000_000_000,
+                                       priority: 6, pid: 1, unit: "init.scope", cursor: "c", identifier: "systemd")
+        #expect(fromSystemd.shortLine.hasSuffix(" systemd[1]: Started hello.service."))
         let bare = JournalEntry(message: "m", realtimeUSec: 0, priority: nil, pid: nil, unit: nil, cursor: "")
         #expect(bare.shortLine.hasSuffix(":00 m"))
     }
