@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import KV
 
 /// Value syntaxes fleet inherited from Go; shared by fleet.conf, `FLEET_*`, flags and cloud-config so a
 /// value is accepted or refused the same way wherever it is written.
@@ -96,11 +97,7 @@ public enum FleetValues {
     }
 
     /// True for an IPv4 or IPv6 literal.
-    public static func isIPAddress(_ text: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
-    }
+    public static func isIPAddress(_ text: String) -> Bool { HTTPEndpoint.isIPAddress(text) }
 
     /// Go's `%v` of a float64 for the values fleet prints: `2` for 2.0, `2.5` for 2.5.
     public static func formatFloat(_ value: Double) -> String {

@@ -62,8 +62,7 @@ extension FleetDaemon {
         -> NIOSSLContext?
     {
         guard listeners.contains(where: { if case .https = $0 { true } else { false } }) else { return nil }
-        let files = TLSFiles(caFile: config.apiCAFile, certFile: config.apiCertFile, keyFile: config.apiKeyFile)
-        do { return try files.serverContext() } catch {
+        do { return try config.apiTLSFiles.serverContext() } catch {
             throw .tls(options: "api_cert_file/api_key_file/api_ca_file (for an https api_listen)", reason: "\(error)")
         }
     }
@@ -73,8 +72,7 @@ extension FleetDaemon {
     /// machine has no API certificate (then such forwards answer 502, naming the options).
     public static func apiForwardTLSClient(config: FleetConfig) throws(FleetDaemonError) -> HTTPClient? {
         guard !config.apiCertFile.isEmpty || !config.apiCAFile.isEmpty else { return nil }
-        let files = TLSFiles(caFile: config.apiCAFile, certFile: config.apiCertFile, keyFile: config.apiKeyFile)
-        do { return HTTPClient(tls: try files.clientContext()) } catch {
+        do { return HTTPClient(tls: try config.apiTLSFiles.clientContext()) } catch {
             throw .tls(options: "api_cert_file/api_key_file/api_ca_file", reason: "\(error)")
         }
     }
@@ -82,14 +80,20 @@ extension FleetDaemon {
     /// The remote store client for `etcd_servers`: TLS (checked against `etcd_cafile`, presenting
     /// `etcd_certfile`/`etcd_keyfile` when set) when the URLs are https, as fleet did.
     public static func remoteStore(config: FleetConfig) throws(FleetDaemonError) -> EtcdV2Client {
-        let files = TLSFiles(caFile: config.etcdCAFile, certFile: config.etcdCertFile, keyFile: config.etcdKeyFile)
         do {
             return try EtcdV2Client(urls: config.etcdServers.joined(separator: ","), timeout: config.etcdRequestTimeout,
-                                    tls: files)
+                                    tls: config.etcdTLSFiles)
         } catch let error as TLSFilesError {
             throw .tls(options: "etcd_cafile/etcd_certfile/etcd_keyfile", reason: "\(error)")
         } catch {
             throw .store("\(error)")
         }
     }
+}
+
+extension FleetConfig {
+    /// `api_ca_file`, `api_cert_file`, `api_key_file`: serving https listeners and forwarding to them.
+    var apiTLSFiles: TLSFiles { TLSFiles(caFile: apiCAFile, certFile: apiCertFile, keyFile: apiKeyFile) }
+    /// `etcd_cafile`, `etcd_certfile`, `etcd_keyfile`: the remote store client's TLS.
+    var etcdTLSFiles: TLSFiles { TLSFiles(caFile: etcdCAFile, certFile: etcdCertFile, keyFile: etcdKeyFile) }
 }

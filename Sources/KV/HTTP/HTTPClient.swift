@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -57,6 +60,14 @@ public enum HTTPEndpoint: Hashable, Sendable, CustomStringConvertible {
         }
         guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
         self = .tcp(host: String(host), port: port)
+    }
+
+    /// True for an IPv4 or IPv6 literal (TLS checks those against the certificate's IP addresses,
+    /// since SNI cannot carry one).
+    public static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
     /// The value of the Host header.
@@ -234,7 +245,7 @@ public final class HTTPClient: Sendable {
         // SNI and name checks use the host name; an IP address is checked against the certificate's
         // IP addresses instead (SNI cannot carry one).
         var tlsName: String?? = nil
-        if tls != nil, case .tcp(let host, _) = endpoint { tlsName = .some(Self.isIPAddress(host) ? nil : host) }
+        if tls != nil, case .tcp(let host, _) = endpoint { tlsName = .some(HTTPEndpoint.isIPAddress(host) ? nil : host) }
         let tls = self.tls
         let handshake = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
         let bootstrap = ClientBootstrap(group: group)
@@ -271,10 +282,6 @@ public final class HTTPClient: Sendable {
             }
         }
         return (channel, true)
-    }
-
-    static func isIPAddress(_ host: String) -> Bool {
-        host.contains(":") || (!host.isEmpty && host.allSatisfy { $0.isNumber || $0 == "." })
     }
 
     private func release(_ channel: Channel, endpoint: HTTPEndpoint, keepAlive: Bool) {
