@@ -56,6 +56,13 @@ enum FileIO {
         try fsync(fd, path: directory)
     }
 
+    /// The size of the open file `fd`.
+    static func size(_ fd: Int32, path: String) throws(WALError) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(operation: "fstat", path: path, errno: errno) }
+        return Int(st.st_size)
+    }
+
     static func ftruncate(_ fd: Int32, _ length: Int, path: String) throws(WALError) {
         if Glibc.ftruncate(fd, off_t(length)) != 0 { throw .io(operation: "ftruncate", path: path, errno: errno) }
     }

@@ -3,8 +3,11 @@
 enum WALScanner {
     /// Visits every valid record of the segment at `path` with its offset. Returns the torn tail if the
     /// segment ends in one (only possible when `isLast`); throws on any other invalid data.
+    /// With `zeroTailIsFree` (a log with reserved space, see ``WAL/Options/preallocationChunk``),
+    /// data that ends in zeros up to the end of the file ends cleanly there.
     static func scan(
-        path: String, isLast: Bool, limit: Int, repair: Bool = false, visit: (WALRecord, Int) throws(WALError) -> Void
+        path: String, isLast: Bool, limit: Int, repair: Bool = false, zeroTailIsFree: Bool = false,
+        visit: (WALRecord, Int) throws(WALError) -> Void
     ) throws(WALError) -> (end: Int, torn: WALTornTail?) {
         let bytes = try FileIO.readAll(path)
         return try FileIO.withRawBytes(bytes) { (raw) throws(WALError) -> (end: Int, torn: WALTornTail?) in
@@ -16,6 +19,7 @@ enum WALScanner {
                     try visit(record, offset)
                     offset += size
                 case .incomplete(let reason), .invalid(let reason, _):
+                    if zeroTailIsFree && isAllZero(raw, from: offset) { return (offset, nil) }
                     let torn = isLast && RecordCodec.isTorn(raw, at: offset, decoded: decoded, limit: limit)
                     if torn || (isLast && repair) {
                         let torn = WALTornTail(
@@ -28,6 +32,20 @@ enum WALScanner {
             }
             return (offset, nil)
         }
+    }
+
+    /// Whether every byte from `offset` to the end is zero (reserved, never written space).
+    static func isAllZero(_ raw: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        var i = offset
+        while i + 8 <= raw.count {
+            if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+            i += 8
+        }
+        while i < raw.count {
+            if raw[i] != 0 { return false }
+            i += 1
+        }
+        return true
     }
 }
 
@@ -48,7 +66,10 @@ extension WAL {
         var result: [WALStoredRecord] = []
         for (position, segment) in segments.enumerated() {
             let path = FileIO.join(directory, segment.fileName)
-            _ = try WALScanner.scan(path: path, isLast: position == segments.count - 1, limit: options.maxRecordSize) {
+            _ = try WALScanner.scan(
+                path: path, isLast: position == segments.count - 1, limit: options.maxRecordSize,
+                zeroTailIsFree: options.preallocationChunk > 0
+            ) {
                 (record, offset) throws(WALError) in
                 result.append(WALStoredRecord(file: path, offset: offset, record: record))
             }
