@@ -7,28 +7,38 @@ struct FormValues {
     /// first error message in Go's wording (`invalid URL escape "%zz"`,
     /// `invalid semicolon separator in query`); well-formed pairs are still kept, as Go does.
     mutating func parse(_ query: String) -> String? {
+        // Scanned as UTF-8 bytes: `&`, `=` and `;` are ASCII, so the indexes found are valid String
+        // boundaries, and the byte scan avoids the Character (grapheme) machinery of
+        // `split`/`firstIndex(of: Character)` that made up a tenth of a PUT's CPU.
         var err: String?
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            if pair.utf8.contains(UInt8(ascii: ";")) {
-                if err == nil { err = "invalid semicolon separator in query" }
-                continue
-            }
-            let k: Substring, v: Substring
-            if let eq = pair.firstIndex(of: "=") {
-                k = pair[..<eq]
-                v = pair[pair.index(after: eq)...]
-            } else {
-                k = pair
-                v = ""
-            }
-            switch (Self.unescape(k), Self.unescape(v)) {
-            case let (.success(key), .success(value)):
-                values[key, default: []].append(value)
-            case let (.failure(e), _), let (_, .failure(e)):
-                if err == nil { err = e.message }
-            }
+        let utf8 = query.utf8
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
+            if start != end, let e = add(query[start..<end]), err == nil { err = e }
+            start = end == utf8.endIndex ? end : utf8.index(after: end)
         }
         return err
+    }
+
+    /// Adds one non-empty `name=value` pair; returns Go's error message for a malformed one.
+    private mutating func add(_ pair: Substring) -> String? {
+        if pair.utf8.contains(UInt8(ascii: ";")) { return "invalid semicolon separator in query" }
+        let k: Substring, v: Substring
+        if let eq = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
+            k = pair[..<eq]
+            v = pair[pair.utf8.index(after: eq)...]
+        } else {
+            k = pair
+            v = ""
+        }
+        switch (Self.unescape(k), Self.unescape(v)) {
+        case let (.success(key), .success(value)):
+            values[key, default: []].append(value)
+            return nil
+        case let (.failure(e), _), let (_, .failure(e)):
+            return e.message
+        }
     }
 
     func has(_ key: String) -> Bool { values[key] != nil }

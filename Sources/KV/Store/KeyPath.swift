@@ -12,6 +12,8 @@ public enum KeyPath {
     /// `path.Clean(path.Join("/", p))`: an absolute path without empty, `.` or `..` segments and no
     /// trailing slash (except for the root `/`).
     public static func canonical(_ p: some StringProtocol) -> String {
+        // Nearly every key arrives already clean: return it without splitting and re-joining.
+        if isCanonical(p.utf8) { return String(p) }
         var out: [Substring] = []
         for seg in p.split(separator: "/", omittingEmptySubsequences: true) {
             let s = Substring(seg)
@@ -29,6 +31,27 @@ public enum KeyPath {
             r.append(contentsOf: s)
         }
         return r
+    }
+
+    /// Whether `p` is already what `canonical` returns: `/` alone, or `/`-separated non-empty
+    /// segments other than `.` and `..`, with no trailing `/`.
+    static func isCanonical(_ p: some Collection<UInt8>) -> Bool {
+        guard p.first == UInt8(ascii: "/") else { return false }
+        if p.count == 1 { return true }
+        // Length of the current segment, and whether it is only dots so far.
+        var length = 0
+        var dots = true
+        for b in p.dropFirst() {
+            if b == UInt8(ascii: "/") {
+                if length == 0 || (dots && length <= 2) { return false }
+                length = 0
+                dots = true
+            } else {
+                length += 1
+                if b != UInt8(ascii: ".") { dots = false }
+            }
+        }
+        return length > 0 && !(dots && length <= 2)
     }
 
     /// Maps a user key (the part of the URL after `/v2/keys`, already percent-decoded) to the internal

@@ -119,4 +119,40 @@ import Testing
         #expect(KeyPath.isWithin("/a/b", dir: "/a"))
         #expect(!KeyPath.isWithin("/ab", dir: "/a"))
     }
+
+    /// The fast path (a key already clean is returned as is) agrees with cleaning segment by
+    /// segment on every path of up to six characters over `/`, `.`, `a`.
+    @Test func canonicalFastPathAgreesWithCleaning() {
+        func cleaned(_ p: String) -> String {
+            var out: [Substring] = []
+            for seg in p.split(separator: "/", omittingEmptySubsequences: true) where seg != "." {
+                if seg == ".." { if !out.isEmpty { out.removeLast() } } else { out.append(seg) }
+            }
+            return "/" + out.joined(separator: "/")
+        }
+        var paths = [""]
+        var fast = 0
+        for _ in 1...6 {
+            paths = paths.flatMap { [$0 + "/", $0 + ".", $0 + "a"] }
+            for p in paths {
+                #expect(KeyPath.canonical(p) == cleaned(p), "\(p)")
+                if KeyPath.isCanonical(p.utf8) {
+                    fast += 1
+                    #expect(cleaned(p) == p, "\(p) taken for clean")
+                }
+            }
+        }
+        #expect(fast > 20, "clean paths take the fast path")
+        #expect(KeyPath.isCanonical("/...".utf8) && KeyPath.isCanonical("/a/..b".utf8))
+        #expect(!KeyPath.isCanonical("/a/..".utf8) && !KeyPath.isCanonical("/a/".utf8) && !KeyPath.isCanonical("a".utf8))
+    }
+
+    @Test func formPairsAreSplitOnBytes() {
+        // Multi-byte characters next to the separators, escapes and `+` inside values.
+        #expect(op("PUT", "value=%C3%A9t%C3%A9&ttl=5") ==
+            .propose(.set(key: "/1/k", value: "été", dir: false, ttl: 5, refresh: false)))
+        #expect(op("PUT", "", body: "value=é=x+y&dir=false") ==
+            .propose(.set(key: "/1/k", value: "é=x y", dir: false, ttl: nil, refresh: false)))
+        #expect(op("PUT", "=v&value=&value=z") == .propose(.set(key: "/1/k", value: "", dir: false, ttl: nil, refresh: false)))
+    }
 }
