@@ -19,8 +19,15 @@ public enum V2JSON {
     public static func encode(_ e: StoreEvent, trimPrefix: String = KeyPath.userPrefix,
                               noValueOnSuccess: Bool = false) -> String {
         var out = "{\"action\":"
+        // Sized up front: a PUT's answer holds its value twice (node and prevNode), and growing the
+        // string by doubling from a few bytes cost several copies per answer.
+        out.reserveCapacity(64 + estimatedSize(e.node) + (e.prevNode.map(estimatedSize) ?? 0))
         appendString(e.action.rawValue, to: &out)
-        let bare = noValueOnSuccess && [.set, .create, .update, .compareAndSwap].contains(e.action)
+        let bare: Bool
+        switch e.action {
+        case .set, .create, .update, .compareAndSwap: bare = noValueOnSuccess
+        default: bare = false
+        }
         if !bare {
             out += ",\"node\":"
             appendNode(e.node, trimPrefix: trimPrefix, to: &out)
@@ -46,6 +53,11 @@ public enum V2JSON {
         return out
     }
 
+    /// About the encoded size of a node without its children (fixed fields plus key and value).
+    private static func estimatedSize(_ n: NodeView) -> Int {
+        112 + n.key.utf8.count + (n.value?.utf8.count ?? 0)
+    }
+
     /// Appends one node object.
     public static func appendNode(_ n: NodeView, trimPrefix: String, to out: inout String) {
         out += "{"
@@ -53,7 +65,9 @@ public enum V2JSON {
         func field(_ name: String) {
             if !first { out += "," }
             first = false
-            out += "\"" + name + "\":"
+            out += "\""
+            out += name
+            out += "\":"
         }
         var key = n.key
         if !trimPrefix.isEmpty && key.hasPrefix(trimPrefix) { key = String(key.dropFirst(trimPrefix.count)) }
