@@ -67,7 +67,8 @@ struct KVBench: AsyncParsableCommand {
             table.append((run, figure, v, higherIsBetter))
         }
 
-        print("fleet-bench kv: \(connections) connections, \(keys) keys, \(valueSize)-byte values, \(seconds) s per run")
+        print("fleet-bench kv: \(connections) connections, \(keys) keys, \(valueSize)-byte values, "
+            + (requests > 0 ? "\(requests) requests per throughput run" : "\(seconds) s per run"))
         // Fill every key first so reads hit.
         for t in parsed {
             _ = try await ClosedLoopLoad.run(endpoints: t.endpoints, connections: min(connections, keys), seconds: 900,
