@@ -16,20 +16,27 @@ import Glibc
 @Suite struct WALCrashTests {
     static let childDirectoryVariable = "FLEET_WAL_CRASH_CHILD_DIR"
     static let childOptions = WAL.Options(segmentSize: 32 << 10)
+    /// The member's kind of log: reserved space ahead of the writes (chunks smaller than a segment,
+    /// so the crash also lands in reservations, growth and rotations).
+    static let reservingOptions = WAL.Options(segmentSize: 32 << 10, preallocationChunk: 12 << 10)
 
-    @Test func acknowledgedRecordsSurviveSIGKILL() throws {
+    static func options(reserving: Bool) -> WAL.Options { reserving ? reservingOptions : childOptions }
+
+    @Test(arguments: [false, true]) func acknowledgedRecordsSurviveSIGKILL(reserving: Bool) throws {
         let dir = TemporaryDirectory("walcrash")
         defer { dir.remove() }
+        let options = Self.options(reserving: reserving)
         var acknowledged: [String] = []
         for round in 0..<3 {
-            let acks = try runChildUntilKilled(directory: dir.path, round: round, killAfter: 200 + 150 * round)
+            let acks = try runChildUntilKilled(
+                directory: dir.path, round: round, killAfter: 200 + 150 * round, reserving: reserving)
             #expect(acks.count >= 200 + 150 * round, "round \(round): the child acknowledged too little")
             acknowledged += acks
             // The child is dead: the lock is free, and replay must succeed (a torn tail is allowed).
-            let (wal, _) = try WAL.open(directory: dir.path, options: Self.childOptions)
+            let (wal, _) = try WAL.open(directory: dir.path, options: options)
             try wal.close()
             let stored = Set(
-                try WAL.records(in: dir.path).compactMap { stored -> String? in
+                try WAL.records(in: dir.path, options: options).compactMap { stored -> String? in
                     guard case .metadata(let bytes) = stored.record else { return nil }
                     return String(decoding: bytes.prefix { $0 != 0x61 }, as: UTF8.self)  // drop the padding
                 })
@@ -43,7 +50,8 @@ import Glibc
         guard let raw = getenv(Self.childDirectoryVariable) else { return }
         let directory = String(cString: raw)
         let round = String(cString: getenv("FLEET_WAL_CRASH_ROUND") ?? strdup("0"))
-        let (wal, _) = try WAL.open(directory: directory, options: Self.childOptions)
+        let reserving = getenv("FLEET_WAL_CRASH_RESERVING").map { String(cString: $0) } == "1"
+        let (wal, _) = try WAL.open(directory: directory, options: Self.options(reserving: reserving))
         let committer = GroupCommitter(wal: wal)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<8 {
@@ -70,7 +78,7 @@ import Glibc
 
     /// Spawns the child, reads acknowledgements until `killAfter` arrived, SIGKILLs it, and returns
     /// every acknowledgement it printed before dying.
-    func runChildUntilKilled(directory: String, round: Int, killAfter: Int) throws -> [String] {
+    func runChildUntilKilled(directory: String, round: Int, killAfter: Int, reserving: Bool) throws -> [String] {
         var exe = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &exe, exe.count - 1)
         try #require(n > 0)
@@ -105,6 +113,7 @@ import Glibc
         }
         environment.append("\(Self.childDirectoryVariable)=\(directory)")
         environment.append("FLEET_WAL_CRASH_ROUND=\(round)")
+        environment.append("FLEET_WAL_CRASH_RESERVING=\(reserving ? 1 : 0)")
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer {
