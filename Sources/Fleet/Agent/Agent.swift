@@ -40,6 +40,8 @@ public actor Agent {
     /// While a pass that issued a daemon-reload has not yet read back the states of its units, the
     /// end-of-reload signal does not trigger a refresh of every local unit.
     private var ownReloadPending = false
+    /// A renewing heartbeat failed: the next heartbeat renews every launched unit.
+    private var renewPending = false
 
     public init(
         machine: MachineState, source: any AgentSource, units: any UnitManager,
@@ -171,11 +173,16 @@ public actor Agent {
     public func heartbeat(force: Bool = false) async {
         let launched = local.launched
         guard force || heartbeated != launched else { return }
+        // Only the forced (periodic) heartbeat renews every launched unit's TTL, or the next one
+        // after a renewal failed; a change of the set writes only what changed.
+        let renew = force || renewPending
         do {
-            try await source.heartbeat(launched: launched.sorted())
+            try await source.heartbeat(launched: launched.sorted(), renew: renew)
             heartbeated = launched
+            if renew { renewPending = false }
         } catch {
             heartbeated = nil
+            if renew { renewPending = true }
             logger.warning("cannot heartbeat launched units (\(error)); retrying on the next pass")
         }
     }
