@@ -71,6 +71,12 @@ extension FleetAPIResponder {
         let desired = try desiredState(body.desiredState)
         if let desired { try validated { () throws(UnitValidationError) in try desired.validate(for: unitName) } }
 
+        // The common case — a new unit with its options — is one create, not a read first: the
+        // create's write of `job/<u>/object` is conditional on its absence, so an existing unit
+        // still takes the path below (a 1,000-unit `fleetctl start` saves 1,000 store reads).
+        if !body.options.isEmpty, try await createIfAbsent(unitName, options: body.options, desired: desired) {
+            return APIJSON.empty(.created)
+        }
         let existing: ResolvedUnit
         switch try await lookUpUnit(name) {
         case .absent:
@@ -105,6 +111,25 @@ extension FleetAPIResponder {
             try await registry.writeDesiredState(name, desired)
         }
         return APIJSON.empty(.noContent)
+    }
+
+    /// Creates the unit from `options` unless a unit of that name exists; false when one does.
+    private func createIfAbsent(_ name: UnitName, options: [APIUnitOption], desired: FleetState?)
+        async throws(APIServerError) -> Bool
+    {
+        let unit = try await newUnit(name, options: options, desired: desired ?? .inactive)
+        let started = ContinuousClock.now
+        do {
+            try await registry.createUnit(unit)
+            metrics.recordRegistry("create_unit", seconds: (ContinuousClock.now - started).seconds, failed: false)
+            return true
+        } catch .unitExists {
+            metrics.recordRegistry("create_unit_existing", seconds: (ContinuousClock.now - started).seconds, failed: false)
+            return false
+        } catch {
+            metrics.recordRegistry("create_unit", seconds: (ContinuousClock.now - started).seconds, failed: true)
+            throw .registry(error)
+        }
     }
 
     /// A unit to create from the body's options or, without options, from its template in the registry.

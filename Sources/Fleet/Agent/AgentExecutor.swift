@@ -47,9 +47,11 @@ public struct AgentExecutor: Sendable {
     {
         var result = Result()
         for group in Self.runsOfOneKind(tasks) {
+            let started = ContinuousClock.now
             let outcomes = await BoundedConcurrency.map(group, limit: concurrency) { task in
                 await self.perform(task)
             }
+            logTiming(of: group, ContinuousClock.now - started)
             var failed = false
             for (task, outcome) in zip(group, outcomes) {
                 for effect in outcome.effects { effect.apply(to: &state) }
@@ -67,6 +69,22 @@ public struct AgentExecutor: Sendable {
         }
         return result
     }
+
+    /// One line per run of one kind with its duration, to see which phase of a pass dominates
+    /// (loads, the daemon-reload or the starts): info when it is large or slow, else debug.
+    private func logTiming(of group: [AgentTask], _ elapsed: Duration) {
+        guard let kind = group.first?.kind else { return }
+        let (seconds, attoseconds) = elapsed.components
+        let text = "\(kind) x\(group.count) took \(Double(seconds) + Double(attoseconds) / 1e18) s"
+        if group.count >= Self.timingLogThreshold || elapsed >= .seconds(1) {
+            logger.info("\(text)")
+        } else {
+            logger.debug("\(text)")
+        }
+    }
+
+    /// Runs of at least this many tasks log their timing at info level.
+    static let timingLogThreshold = 32
 
     /// Consecutive tasks of the same kind, in order.
     static func runsOfOneKind(_ tasks: [AgentTask]) -> [[AgentTask]] {

@@ -20,10 +20,23 @@ public protocol AgentSource: Sendable {
     /// full republish, so the TTL never runs out while the unit runs.
     func heartbeat(launched units: [String]) async throws
 
+    /// As ``heartbeat(launched:)``; with `renew` false, units this source heartbeated before and
+    /// still launched are not written again: only new units are set and departed ones cleared. The
+    /// agent renews (`renew` true) on its periodic full republish, which comes well within the TTL;
+    /// between those, a pass that started 40 units no longer rewrites the 200 already running.
+    func heartbeat(launched units: [String], renew: Bool) async throws
+
     /// Fires whenever the desired units of some machine may have changed (schedule, target states,
     /// unit contents). Spurious notifications are fine: the agent just reconciles once more.
     /// Each call returns a new stream; it finishes when the source shuts down.
     func changes() async -> AsyncStream<Void>
+}
+
+extension AgentSource {
+    /// Sources without a cheaper path always renew.
+    public func heartbeat(launched units: [String], renew: Bool) async throws {
+        try await heartbeat(launched: units)
+    }
 }
 
 /// One unit's state to publish; `record == nil` removes the unit's state (the unit left this machine).

@@ -169,9 +169,17 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
     /// at once, and `fleetctl` waits for those heartbeats). On failure the first error is thrown and
     /// what succeeded is remembered, so the next call renews, sets or clears only as needed.
     public func heartbeat(launched units: [String]) async throws {
+        try await heartbeat(launched: units, renew: true)
+    }
+
+    /// With `renew` false the units heartbeated before and still launched are left alone (see
+    /// ``AgentSource/heartbeat(launched:renew:)``).
+    public func heartbeat(launched units: [String], renew: Bool) async throws {
         let previous = lock.withLock { heartbeated }
         let (registry, machineID, ttl) = (self.registry, self.machineID, self.ttl)
-        let writes = units.map { ($0, true) } + previous.subtracting(units).sorted().map { ($0, false) }
+        let kept = renew ? [] : units.filter { previous.contains($0) }
+        let writes = units.filter { renew || !previous.contains($0) }.map { ($0, true) }
+            + previous.subtracting(units).sorted().map { ($0, false) }
         let failures = await BoundedConcurrency.map(writes) { unit, launched -> (any Error)? in
             do {
                 if !launched {
@@ -186,7 +194,7 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
                 return error
             }
         }
-        var now = Set<String>()
+        var now = Set(kept)
         var firstError: (any Error)?
         for ((unit, launched), failure) in zip(writes, failures) {
             // Kept: launched units heartbeated now or before (renewed next time), and clears that failed.

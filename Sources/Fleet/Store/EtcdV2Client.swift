@@ -11,8 +11,8 @@ import NIOHTTP1
 public final class EtcdV2Client: StoreClient {
     public let endpoints: [HTTPEndpoint]
     private let client: HTTPClient
-    private let timeout: Double
-    private let watchWindow: Double
+    let timeout: Double
+    let watchWindow: Double
     private let preferred = NIOLockedIndex()
 
     /// `timeout` bounds each ordinary request. A watch waits as long as the store takes, but one
@@ -113,6 +113,52 @@ public final class EtcdV2Client: StoreClient {
         }
     }
 
+    /// A continuous watch over one `stream=true` request (``EtcdV2StreamSubscription``) instead of
+    /// one long poll per event: a consumer following a busy subtree (the agent's `job/` feed) no
+    /// longer pays a round trip per event nor falls behind the store's 1,000-event history.
+    public func subscribe(_ key: String, recursive: Bool, fromIndex index: UInt64) throws -> any StoreWatchSubscription {
+        EtcdV2StreamSubscription(client: self, key: key, recursive: recursive, fromIndex: index)
+    }
+
+    /// Registers a `stream=true` watch of `key` from the next write on, trying endpoints in turn.
+    /// Returns the open stream, the endpoint serving it and the store index at registration
+    /// (`X-Etcd-Index`): every later matching event arrives on the stream.
+    func openWatchStream(_ key: String, recursive: Bool) async throws -> (HTTPClientStream, HTTPEndpoint, UInt64) {
+        var query: [(String, String)] = [("wait", "true"), ("stream", "true")]
+        if recursive { query.append(("recursive", "true")) }
+        let uri = keysURI(key, query)
+        var failures: [String] = []
+        let start = preferred.value
+        for attempt in 0..<endpoints.count {
+            let i = (start + attempt) % endpoints.count
+            let endpoint = endpoints[i]
+            let stream: HTTPClientStream
+            do {
+                stream = try await client.openStream(.GET, endpoint, uri, connectTimeout: timeout, idleTick: watchWindow)
+            } catch {
+                failures.append(String(describing: error))
+                continue
+            }
+            preferred.value = i
+            let index = stream.head.headers.first(name: "X-Etcd-Index").flatMap { UInt64($0) } ?? 0
+            if stream.head.status.code < 300 { return (stream, endpoint, index) }
+            // An error answer (e.g. 401 history cleared) is an ordinary body: collect it.
+            var body = ByteBuffer()
+            do {
+                for try await var chunk in stream.body { body.writeBuffer(&chunk) }
+            } catch {}
+            stream.close()
+            throw storeError(status: stream.head.status, body: body, key: key, index: index)
+        }
+        throw StoreClientError.unavailable(failures)
+    }
+
+    /// Whether `endpoint` still answers (a quick `GET /version`).
+    func answers(_ endpoint: HTTPEndpoint) async -> Bool {
+        guard let response = try? await client.execute(.GET, endpoint, "/version", timeout: timeout) else { return false }
+        return response.status.code < 500
+    }
+
     // MARK: - HTTP
 
     private func conditionParameters(_ condition: StoreCondition) -> [(String, String)] {
@@ -129,6 +175,12 @@ public final class EtcdV2Client: StoreClient {
         items.map { "\(URLEncoding.percentEncode($0.0))=\(URLEncoding.percentEncode($0.1))" }.joined(separator: "&")
     }
 
+    func keysURI(_ key: String, _ query: [(String, String)]) -> String {
+        var uri = "/v2/keys" + (key.hasPrefix("/") ? "" : "/") + URLEncoding.percentEncodePath(key)
+        if !query.isEmpty { uri += "?" + encode(query) }
+        return uri
+    }
+
     /// Sends a keys request, trying endpoints in turn; returns the body and X-Etcd-Index.
     private func request(_ method: HTTPMethod, _ key: String, query: [(String, String)] = [],
                          form: [(String, String)]? = nil, timeout: Double? = nil) async throws -> (ByteBuffer, UInt64) {
@@ -140,8 +192,7 @@ public final class EtcdV2Client: StoreClient {
     private func request(_ method: HTTPMethod, _ key: String, query: [(String, String)] = [],
                          form: [(String, String)]? = nil, timeout: Double? = nil,
                          missingIsNil: Bool, oneEndpoint: Bool = false) async throws -> (ByteBuffer?, UInt64) {
-        var uri = "/v2/keys" + (key.hasPrefix("/") ? "" : "/") + URLEncoding.percentEncodePath(key)
-        if !query.isEmpty { uri += "?" + encode(query) }
+        let uri = keysURI(key, query)
         var headers = HTTPHeaders()
         var body: ByteBuffer?
         if let form {
@@ -164,7 +215,7 @@ public final class EtcdV2Client: StoreClient {
             preferred.value = i
             let index = response.headers.first(name: "X-Etcd-Index").flatMap { UInt64($0) } ?? 0
             if response.status.code < 300 { return (response.body, index) }
-            let error = storeError(response, key: key, index: index)
+            let error = storeError(status: response.status, body: response.body, key: key, index: index)
             if missingIsNil, case .keyNotFound = error { return (nil, index) }
             throw error
         }
@@ -178,9 +229,9 @@ public final class EtcdV2Client: StoreClient {
         var index: UInt64?
     }
 
-    private func storeError(_ response: HTTPClientResponse, key: String, index: UInt64) -> StoreClientError {
-        guard let e = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body.readableBytesView)) else {
-            return .malformedResponse("HTTP \(response.status.code): \(response.bodyString.prefix(200))")
+    func storeError(status: HTTPResponseStatus, body: ByteBuffer, key: String, index: UInt64) -> StoreClientError {
+        guard let e = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.readableBytesView)) else {
+            return .malformedResponse("HTTP \(status.code): \(String(decoding: body.readableBytesView, as: UTF8.self).prefix(200))")
         }
         let cause = e.cause ?? ""
         switch e.errorCode {
@@ -195,7 +246,7 @@ public final class EtcdV2Client: StoreClient {
         }
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer) throws -> T {
+    func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
         } catch {

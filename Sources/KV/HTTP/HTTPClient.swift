@@ -95,6 +95,17 @@ public struct HTTPClientResponse: Sendable {
     public var bodyString: String { String(decoding: body.readableBytesView, as: UTF8.self) }
 }
 
+/// A response whose body is still arriving (``HTTPClient/openStream(_:_:_:headers:body:connectTimeout:idleTick:)``).
+public struct HTTPClientStream: Sendable {
+    public var head: HTTPResponseHead
+    /// Body chunks in order; finishes with the response, throws if the connection fails first.
+    public var body: AsyncThrowingStream<ByteBuffer, Error>
+    let channel: Channel
+
+    /// Closes the connection (any task may call it); the body stream then ends with an error.
+    public func close() { channel.close(promise: nil) }
+}
+
 /// Failures of `HTTPClient` requests, each naming the endpoint.
 public enum HTTPClientError: Error, CustomStringConvertible, Equatable {
     case connectFailed(HTTPEndpoint, reason: String)
@@ -196,7 +207,26 @@ public final class HTTPClient: Sendable {
         _ method: HTTPMethod, _ endpoint: HTTPEndpoint, _ uri: String,
         headers: HTTPHeaders = [:], body: ByteBuffer? = nil, connectTimeout: Double = 10
     ) async throws -> (HTTPResponseHead, AsyncThrowingStream<ByteBuffer, Error>) {
+        let response = try await openStream(method, endpoint, uri, headers: headers, body: body,
+                                            connectTimeout: connectTimeout)
+        return (response.head, response.body)
+    }
+
+    /// As ``stream(_:_:_:headers:body:connectTimeout:)``, with a handle that closes the connection
+    /// from any task, and optionally an idle tick: when no byte arrives for `idleTick` seconds the
+    /// body stream yields an empty buffer (and again after each further quiet period). A consumer of
+    /// a long-lived stream (a store watch) uses the tick to check that the server is still there
+    /// without giving up the stream, as a partitioned server that never resets the connection would
+    /// otherwise leave it waiting for ever.
+    public func openStream(
+        _ method: HTTPMethod, _ endpoint: HTTPEndpoint, _ uri: String,
+        headers: HTTPHeaders = [:], body: ByteBuffer? = nil, connectTimeout: Double = 10, idleTick: Double? = nil
+    ) async throws -> HTTPClientStream {
         let (channel, _) = try await connection(to: endpoint, timeout: connectTimeout, pooled: false)
+        if let idleTick {
+            let idle = IdleStateHandler(readTimeout: .nanoseconds(Int64(idleTick * 1e9)))
+            try await channel.pipeline.addHandler(idle, position: .first).get()
+        }
         let headPromise = channel.eventLoop.makePromise(of: HTTPResponseHead.self)
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, Error>.makeStream()
         continuation.onTermination = { _ in channel.close(promise: nil) }
@@ -209,7 +239,7 @@ public final class HTTPClient: Sendable {
             continuation.finish(throwing: failure)
         }
         let head = try await headPromise.futureResult.get()
-        return (head, stream)
+        return HTTPClientStream(head: head, body: stream, channel: channel)
     }
 
     /// Closes every idle connection.
@@ -367,6 +397,18 @@ final class HTTPClientHandler: ChannelDuplexHandler {
             head = nil
             body = nil
         }
+    }
+
+    /// An idle tick (``HTTPClient/openStream(_:_:_:headers:body:connectTimeout:idleTick:)``) becomes an
+    /// empty chunk on the body stream being received.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read,
+            case .stream(_, let continuation)? = pending.first?.consumer
+        {
+            continuation.yield(context.channel.allocator.buffer(capacity: 0))
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -193,9 +193,10 @@ import Testing
         #expect(answer.status == 201)
         #expect(try await registry.unit(#"a\x2db.service"#) != nil)
     }
-    /// What one unit costs the store: a create is one read (does it exist?) and three writes
-    /// (contents, job object, desired state); a desired-state change of an existing unit writes
-    /// only the desired state, after the one lookup.
+    /// What one unit costs the store: a create is three writes (contents, job object — created
+    /// only if absent, so no read is needed first — and desired state); a desired-state change of
+    /// an existing unit writes only the desired state, after the one lookup; a PUT with options of a
+    /// unit that exists falls back to that lookup and changes nothing else.
     @Test func storeRequestsPerCreateAndPerDesiredStateChange() async throws {
         let (base, _) = APITest.registry()
         let store = RecordingStore(base.store)
@@ -206,7 +207,7 @@ import Testing
         #expect(created.status == 201)
         #expect(store.writes.count == 3)
         #expect(Array(store.writes.suffix(2)) == [keys.jobObject("hello.service"), keys.jobTargetState("hello.service")])
-        #expect(store.reads.count == 1)
+        #expect(store.reads.isEmpty)
 
         store.clear()
         let changed = try await APITest.call(api, .PUT, "/fleet/v1/units/hello.service", json: APITest.putBody(desired: "loaded", options: nil))
@@ -214,5 +215,16 @@ import Testing
         #expect(store.writes == [keys.jobTargetState("hello.service")])
         #expect(store.reads.count <= 3)  // the unit's job directory, its contents, its state if scheduled
         #expect(try await registry.unit("hello.service")?.unit.desiredState == .loaded)
+
+        // The same options again with another desired state: the conditional create finds the unit,
+        // the lookup follows, and only the desired state changes (204, as fleet answers).
+        store.clear()
+        let again = try await APITest.call(api, .PUT, "/fleet/v1/units/hello.service", json: APITest.putBody(desired: "launched"))
+        #expect(again.status == 204)
+        #expect(store.writes.last == keys.jobTargetState("hello.service"))
+        #expect(!store.reads.isEmpty)
+        #expect(try await registry.unit("hello.service")?.unit.desiredState == .launched)
+        #expect(api.metrics.registryCount("create_unit") == 1)
+        #expect(api.metrics.registryCount("create_unit_existing") == 1)
     }
 }

@@ -7,14 +7,18 @@ final class RecordingStore: StoreClient {
     private let inner: any StoreClient
     private let log = Mutex<[(key: String, recursive: Bool)]>([])
     private let writeLog = Mutex<[String]>([])
+    private let refreshLog = Mutex<[String]>([])
 
     init(_ inner: any StoreClient) { self.inner = inner }
 
     var reads: [(key: String, recursive: Bool)] { log.withLock { $0 } }
     var writes: [String] { writeLog.withLock { $0 } }
+    /// TTL refreshes (no event), by key.
+    var refreshes: [String] { refreshLog.withLock { $0 } }
     func clear() {
         log.withLock { $0.removeAll() }
         writeLog.withLock { $0.removeAll() }
+        refreshLog.withLock { $0.removeAll() }
     }
 
     func get(_ key: String, recursive: Bool, quorum: Bool) async throws -> (node: StoreNode?, index: UInt64) {
@@ -32,7 +36,8 @@ final class RecordingStore: StoreClient {
     }
 
     func refresh(_ key: String, ttl: Int, condition: StoreCondition) async throws -> StoreNode {
-        try await inner.refresh(key, ttl: ttl, condition: condition)
+        refreshLog.withLock { $0.append(key) }
+        return try await inner.refresh(key, ttl: ttl, condition: condition)
     }
 
     func delete(_ key: String, recursive: Bool, condition: StoreCondition) async throws -> StoreNode? {

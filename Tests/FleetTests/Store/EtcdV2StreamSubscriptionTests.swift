@@ -1,0 +1,114 @@
+import NIOCore
+import Testing
+import TestSupport
+@testable import Fleet
+@testable import KV
+
+/// The remote client's continuous watch (one `stream=true` request): every event in order from an
+/// index in the past, across streams the server closes, against our member and a real etcd (which
+/// answers a stream from the past with one event only); the idle tick that lets it notice a
+/// silent server; and a clean end on cancellation.
+@Suite struct EtcdV2StreamSubscriptionTests {
+    /// Our v2 API over HTTP on loopback.
+    static func ourServer() async throws -> (UnreplicatedBackend, HTTPServer, EtcdV2Client) {
+        let backend = UnreplicatedBackend(name: "s", peerURLs: ["http://127.0.0.1:1"], clientURLs: [])
+        let server = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
+                                                responder: ClientAPI(backend: backend))
+        guard case .tcp(let host, let port) = server.boundAddress else { throw HTTPClientError.connectionClosed(.unix(path: "?")) }
+        let client = EtcdV2Client(endpoints: [.tcp(host: host, port: port)], timeout: 5, watchWindow: 2)
+        return (backend, server, client)
+    }
+
+    static func take(_ n: Int, from s: any StoreWatchSubscription) async throws -> [StoreWatchEvent] {
+        var out: [StoreWatchEvent] = []
+        while out.count < n, let e = try await s.next() { out.append(e) }
+        return out
+    }
+
+    /// Writes before the subscription starts (a gap fetched with one-shot watches), a burst while
+    /// nobody consumes, a stream the server ends (`interrupt`; it is registered again and the gap
+    /// fetched) and live events: all arrive once, in order, and nothing under other keys.
+    static func checkGapless(_ client: EtcdV2Client, prefix: String, interrupt: (() throws -> Void)? = nil)
+        async throws
+    {
+        let first = try await client.set("\(prefix)/k0", value: "0").modifiedIndex
+        var written = [first]
+        for i in 1..<5 { written.append(try await client.set("\(prefix)/k\(i % 3)", value: "\(i)").modifiedIndex) }
+        let sub = try client.subscribe(prefix, recursive: true, fromIndex: first)
+        #expect(sub is EtcdV2StreamSubscription)
+        #expect(try await take(5, from: sub).map(\.node.modifiedIndex) == written)
+        var burst: [UInt64] = []
+        for i in 0..<300 {
+            burst.append(try await client.set("\(prefix)/b\(i % 7)", value: "\(i)").modifiedIndex)
+            if i % 50 == 0 { try await client.set("\(prefix)-other/x", value: "\(i)") }
+        }
+        let seen = try await take(burst.count, from: sub)
+        #expect(seen.map(\.node.modifiedIndex) == burst)
+        #expect(seen.allSatisfy { $0.node.key.hasPrefix("\(prefix)/") })
+        #expect(seen.last?.node.value == "299")
+
+        if let interrupt {
+            try interrupt()
+            var after: [UInt64] = []
+            for i in 0..<20 { after.append(try await client.set("\(prefix)/a\(i % 3)", value: "\(i)").modifiedIndex) }
+            #expect(try await take(after.count, from: sub).map(\.node.modifiedIndex) == after)
+        }
+
+        let waiting = Task { try await sub.next() }
+        try await Task.sleep(for: .milliseconds(100))
+        let live = try await client.set("\(prefix)/live", value: "x").modifiedIndex
+        #expect(try await waiting.value?.node.modifiedIndex == live)
+        sub.cancel()
+        #expect(try await sub.next() == nil)
+    }
+
+    @Test func gaplessAgainstOurMember() async throws {
+        let (backend, server, client) = try await Self.ourServer()
+        // Restoring the store from a snapshot closes every watcher, as etcd's recovery does.
+        try await Self.checkGapless(client, prefix: "/stream") { try backend.store.restore(backend.store.snapshot()) }
+        // Cancelling closed the stream: the store forgets the watcher.
+        #expect(await eventually { backend.store.watcherCount == 0 })
+        await server.shutdown()
+    }
+
+    @Test func gaplessAgainstRealEtcd() async throws {
+        let etcd = try RealEtcd()
+        let client = try EtcdV2Client(urls: etcd.clientURL)
+        try await Self.checkGapless(client, prefix: "/stream")
+    }
+
+    /// Events the history no longer holds are reported, never skipped.
+    @Test func reportsHistoryClearedWhenTheGapIsGone() async throws {
+        let (_, server, client) = try await Self.ourServer()
+        let start = try await client.set("/h/a", value: "0").modifiedIndex
+        for i in 0..<1100 { try await client.set("/h/b", value: "\(i)") }
+        let sub = try client.subscribe("/h", recursive: true, fromIndex: start)
+        await #expect(throws: StoreClientError.self) { try await sub.next() }
+        sub.cancel()
+        await server.shutdown()
+    }
+
+    /// The idle tick: a stream with nothing to say yields an empty chunk after `idleTick`, again
+    /// after each quiet period, and `close()` ends it from another task.
+    @Test func quietStreamYieldsIdleTicksAndCloses() async throws {
+        let (_, server, client) = try await Self.ourServer()
+        let http = HTTPClient()
+        guard case .tcp(let host, let port) = server.boundAddress else { return }
+        let stream = try await http.openStream(.GET, .tcp(host: host, port: port),
+                                               "/v2/keys/quiet?wait=true&stream=true", idleTick: 0.2)
+        #expect(stream.head.status == .ok)
+        var iterator = stream.body.makeAsyncIterator()
+        let started = ContinuousClock.now
+        #expect(try await iterator.next()?.readableBytes == 0)
+        #expect(try await iterator.next()?.readableBytes == 0)
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        _ = try await client.set("/quiet", value: "now")
+        // More ticks may come first on a loaded machine; the event is the first non-empty chunk.
+        var chunk = try await iterator.next()
+        while let c = chunk, c.readableBytes == 0 { chunk = try await iterator.next() }
+        #expect(chunk.map { String(buffer: $0) }?.contains(#""value":"now""#) == true)
+        stream.close()
+        await #expect(throws: (any Error).self) { while try await iterator.next() != nil {} }
+        await server.shutdown()
+    }
+}
