@@ -28,8 +28,9 @@ public actor Engine {
     private let feed: EngineModelFeed
     /// Whether full passes hand their model to ``feed`` (only inside ``run()`` with watches on).
     private var following = false
-    /// The store index reached by this tenure's writes: an event pass waits until the model has it.
-    private var writtenIndex: UInt64 = 0
+    /// This tenure's writes not yet seen in the model: unit → the target it wrote (nil: removed). An
+    /// event pass waits until the model shows them all.
+    private var pendingTargets: [String: String?] = [:]
     /// While another engine leads: watches the lease key and wakes the loop when it is removed.
     private var standbyWatcher: Task<Void, Never>?
     private var holdingSince: ContinuousClock.Instant?
@@ -101,7 +102,16 @@ public actor Engine {
             report.stopped = await removeOrphans(snapshot.orphanTargets, epoch: epoch, into: &report.orphansRemoved)
         }
         if let stopped = report.stopped { logger.warning("engine stopped writing: \(stopped)") }
-        if !report.executed.isEmpty || !report.orphansRemoved.isEmpty { await noteWritten() }
+        if following {
+            for decision in report.executed {
+                switch decision.action {
+                case .schedule(let machine): pendingTargets[decision.unit] = .some(machine)
+                case .unschedule: pendingTargets[decision.unit] = .some(nil)
+                case .unschedulable, .hold: continue
+                }
+            }
+            for unit in report.orphansRemoved { pendingTargets[unit] = .some(nil) }
+        }
 
         let elapsed = ContinuousClock.now - started
         let message: Logger.Message =
@@ -113,6 +123,8 @@ public actor Engine {
     /// One recursive quorum read of the prefix, as a model; inside ``run()`` the model is then
     /// followed (watched from its index + 1) so later event passes need no read.
     private func readAll() async throws(RegistryError) -> RegistrySnapshot {
+        // The read holds every write made so far.
+        pendingTargets = [:]
         let (node, index) = try await registry.read(registry.keys.prefix, "read registry snapshot", quorum: true)
         var model = EngineModel(leaves: node?.leaves ?? [], index: index, keys: registry.keys)
         let snapshot = model.snapshot()
@@ -124,27 +136,22 @@ public actor Engine {
         return snapshot
     }
 
-    /// The followed model's snapshot once it holds this engine's own writes (waiting up to a
-    /// lease tick for the watch to deliver them), or nil: the pass then reads everything.
+    /// The followed model's snapshot once it shows this engine's own writes (waiting up to a lease
+    /// tick for the watch to deliver them), or nil: the pass then reads everything. Waiting on the
+    /// written values rather than on a store index, because TTL refreshes advance the store's index
+    /// without any watch event, so a model can be current while its index trails the store's.
     private func modelSnapshot() async -> RegistrySnapshot? {
         let deadline = ContinuousClock.now + configuration.leaseTickInterval
-        while let index = feed.index {
-            if index >= writtenIndex { return feed.snapshot() }
-            if ContinuousClock.now >= deadline { break }
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        return nil
-    }
-
-    /// Records the store index after this pass's writes (one cheap read), so the next event pass
-    /// plans from a model that includes them instead of re-placing units it just placed.
-    private func noteWritten() async {
-        guard following else { return }
-        if let index = try? await registry.store.get(registry.keys.engineLease, recursive: false, quorum: false).index {
-            writtenIndex = max(writtenIndex, index)
-        } else {
-            // Unknown: make the next pass read everything.
-            feed.stop()
+        while true {
+            switch feed.snapshot(showing: pendingTargets) {
+            case .noModel: return nil
+            case .current(let snapshot):
+                pendingTargets = [:]
+                return snapshot
+            case .behind:
+                if ContinuousClock.now >= deadline { return nil }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
         }
     }
 
@@ -419,7 +426,7 @@ public actor Engine {
 
     private func stopWatching() {
         feed.stop()
-        writtenIndex = 0
+        pendingTargets = [:]
     }
 
     /// While another engine holds the lease, watches the lease key from the index last seen and wakes

@@ -65,6 +65,12 @@ struct EngineModel: Sendable {
         return parts.isEmpty || parts.first == "machines" && parts.count <= 2
     }
 
+    /// The schedule entry of `unit` (`job/<u>/target`), if any.
+    func target(of unit: String) -> String? { targets[unit] }
+
+    /// Whether `unit` has a job object (readable or not).
+    func hasJob(_ unit: String) -> Bool { jobObjects[unit] != nil }
+
     /// The model as the engine plans from it. `publishedStates` is empty and units carry no
     /// heartbeat: neither affects placement, and the model does not follow them.
     mutating func snapshot() -> RegistrySnapshot {

@@ -64,17 +64,24 @@ final class EngineModelFeed: Sendable {
         old?.1?.cancel()
     }
 
-    /// Whether a followed model exists.
-    var isLive: Bool { state.withLock { $0.model != nil } }
+    /// What ``snapshot(showing:)`` found.
+    enum Answer {
+        /// No model is followed: read everything.
+        case noModel
+        /// The model does not show every expected target yet.
+        case behind
+        case current(RegistrySnapshot)
+    }
 
-    /// The store index the model has reached, if a model is followed.
-    var index: UInt64? { state.withLock { $0.model?.index } }
-
-    /// The model's snapshot, or nil when no model is followed.
-    func snapshot() -> RegistrySnapshot? {
+    /// The model's snapshot if it shows every `expected` target (unit → machine, nil for none; a
+    /// unit whose job is gone counts as shown: the plan treats it as destroyed).
+    func snapshot(showing expected: [String: String?]) -> Answer {
         state.withLock { s in
-            guard s.model != nil else { return nil }
-            return s.model!.snapshot()
+            guard s.model != nil else { return .noModel }
+            for (unit, target) in expected where s.model!.hasJob(unit) && s.model!.target(of: unit) != target {
+                return .behind
+            }
+            return .current(s.model!.snapshot())
         }
     }
 

@@ -150,8 +150,20 @@ import Testing
         try await inner.createUnit(try Self.unit("first.service"))
         #expect(try await EngineTests.eventually(10) { try await inner.target(of: "first.service") != nil })
         let reads = store.recursiveGets
+        // Presence refreshes advance the store's index without any watch event: the engine must not
+        // take that for a model that is behind (and fall back to full reads).
+        let refresher = Task {
+            while !Task.isCancelled {
+                for id in ["m1", "m2", "m3"] { try? await inner.refreshMachine(id, ttl: 30) }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        defer { refresher.cancel() }
 
-        for i in 0..<30 { try await inner.createUnit(try Self.unit("u\(i).service")) }
+        for i in 0..<30 {
+            try await inner.createUnit(try Self.unit("u\(i).service"))
+            if i % 10 == 9 { try await Task.sleep(for: .milliseconds(200)) }
+        }
         #expect(try await EngineTests.eventually(10) {
             try await inner.units().allSatisfy { $0.target != nil }
         })
@@ -163,6 +175,7 @@ import Testing
         // A machine goes away: its units move, and no one ends up on it.
         let lost = placed.filter { $0.target == "m2" }.map(\.name)
         #expect(!lost.isEmpty)
+        refresher.cancel()
         try await inner.removeMachine("m2")
         #expect(try await EngineTests.eventually(10) {
             let units = try await inner.units()
