@@ -1,3 +1,4 @@
+import Foundation
 import Fleet
 import KV
 import Logging
@@ -52,7 +53,8 @@ final class SimulatedCluster: @unchecked Sendable {
         self.machines = machines
         let registry = self.registry
         engines = (0..<min(engineCount, count)).map { i in
-            Engine(registry: registry, configuration: EngineConfiguration(machineID: machines[i].state.id), logger: quiet)
+            Engine(registry: registry, configuration: EngineConfiguration(machineID: machines[i].state.id),
+                   logger: Self.engineLogger)
         }
     }
 
@@ -64,6 +66,15 @@ final class SimulatedCluster: @unchecked Sendable {
             agentTasks.append(Task { await machine.agent.run() })
         }
         for engine in engines { otherTasks.append(Task { await engine.run() }) }
+    }
+
+    /// The engines' logger: quiet, or at the level in `FLEET_SIM_ENGINE_LOG` (e.g. `debug` shows each
+    /// pass with its duration, to see where convergence time goes).
+    static var engineLogger: Logger {
+        var logger = Logger(label: "fleet-sim.engine")
+        let level = ProcessInfo.processInfo.environment["FLEET_SIM_ENGINE_LOG"].flatMap(Logger.Level.init(rawValue:))
+        logger.logLevel = level ?? .error
+        return logger
     }
 
     /// Submits units as fleetctl would (blob, object, desired state), `parallel` at a time.

@@ -41,12 +41,15 @@ struct EngineModel: Sendable {
             guard let value = leaf.value, let parsed = keys.parse(leaf.key) else { continue }
             set(parsed, key: leaf.key, value: value)
         }
+        decodeChanged()
     }
 
     /// Applies one watch event; returns whether it can change a plan (machines, units, desired
-    /// states, schedule, blobs), so the engine wakes only for those.
+    /// states, schedule, blobs), so the engine wakes only for those. The unit it touches is decoded
+    /// again here, so taking a snapshot costs no decoding (and no time under the feed's lock).
     @discardableResult
     mutating func apply(_ event: StoreWatchEvent) -> Bool {
+        defer { decodeChanged() }
         index = max(index, event.node.modifiedIndex)
         let key = event.node.key
         if event.isRemoval {
@@ -80,8 +83,7 @@ struct EngineModel: Sendable {
                 return state.mergingMetadata(overrides[id] ?? [:])
             }
         }
-        for name in dirty { decode(name) }
-        dirty.removeAll(keepingCapacity: true)
+        decodeChanged()
         if sortedNames == nil { sortedNames = jobObjects.keys.sorted() }
         var units: [StoredUnit] = []
         units.reserveCapacity(sortedNames!.count)
@@ -204,6 +206,13 @@ struct EngineModel: Sendable {
         let hex = old.unitHash.hex
         unitsByBlob[hex]?.remove(unit)
         if unitsByBlob[hex]?.isEmpty ?? false { unitsByBlob[hex] = nil }
+    }
+
+    /// Decodes the units whose records changed.
+    private mutating func decodeChanged() {
+        guard !dirty.isEmpty else { return }
+        for name in dirty { decode(name) }
+        dirty.removeAll(keepingCapacity: true)
     }
 
     private mutating func decode(_ name: String) {

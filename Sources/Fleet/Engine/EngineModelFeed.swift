@@ -13,6 +13,8 @@ import Synchronization
 final class EngineModelFeed: Sendable {
     private struct State {
         var model: EngineModel?
+        /// Bumped by every applied event, so a snapshot's caches are kept only if nothing changed.
+        var version: UInt64 = 0
         /// Bumped by every ``follow(_:)`` and ``stop()``: events of an older watch are ignored.
         var generation: UInt64 = 0
         var watch: (any StoreWatchSubscription)?
@@ -75,14 +77,25 @@ final class EngineModelFeed: Sendable {
 
     /// The model's snapshot if it shows every `expected` target (unit → machine, nil for none; a
     /// unit whose job is gone counts as shown: the plan treats it as destroyed).
+    ///
+    /// The snapshot is assembled from a copy taken under the lock (copy-on-write: no copying), not
+    /// under the lock itself, so the watch task never waits for a pass (a task blocked on a lock
+    /// holds one of the few threads every other task of the process needs).
     func snapshot(showing expected: [String: String?]) -> Answer {
-        state.withLock { s in
-            guard s.model != nil else { return .noModel }
-            for (unit, target) in expected where s.model!.hasJob(unit) && s.model!.target(of: unit) != target {
-                return .behind
-            }
-            return .current(s.model!.snapshot())
+        let taken: (model: EngineModel, generation: UInt64, version: UInt64)? = state.withLock { s in
+            guard let model = s.model else { return nil }
+            return (model, s.generation, s.version)
         }
+        guard var model = taken?.model else { return .noModel }
+        for (unit, target) in expected where model.hasJob(unit) && model.target(of: unit) != target {
+            return .behind
+        }
+        let snapshot = model.snapshot()
+        // Keep the sorted lists it built, unless the watch changed the model meanwhile.
+        state.withLock { s in
+            if s.generation == taken!.generation, s.version == taken!.version, s.model != nil { s.model = model }
+        }
+        return .current(snapshot)
     }
 
     /// Whether a machine was lost since the last call (the pass must run at once), clearing it.
@@ -114,6 +127,7 @@ final class EngineModelFeed: Sendable {
             let affects: Bool = state.withLock { s in
                 guard s.generation == generation, s.model != nil else { return false }
                 let affects = s.model!.apply(event)
+                s.version += 1
                 if affects, s.model!.isMachineLoss(event) { s.urgent = true }
                 return affects
             }
