@@ -29,7 +29,7 @@ final class SimulatedCluster: @unchecked Sendable {
     /// `agent_ttl` of the simulated machines (fleet's default).
     static let agentTTL = 30
 
-    init(machines count: Int, engines engineCount: Int, agentTTL: Int = SimulatedCluster.agentTTL) {
+    init(machines count: Int, engines engineCount: Int, agentTTL: Int = SimulatedCluster.agentTTL, fullReads: Bool = false) {
         backend = UnreplicatedBackend(name: "sim", peerURLs: ["http://127.0.0.1:1"], clientURLs: [])
         backend.startExpiry()
         let store = InProcessStoreClient(backend: backend)
@@ -53,8 +53,9 @@ final class SimulatedCluster: @unchecked Sendable {
         self.machines = machines
         let registry = self.registry
         engines = (0..<min(engineCount, count)).map { i in
-            Engine(registry: registry, configuration: EngineConfiguration(machineID: machines[i].state.id),
-                   logger: Self.engineLogger)
+            var configuration = EngineConfiguration(machineID: machines[i].state.id)
+            configuration.incremental = !fullReads
+            return Engine(registry: registry, configuration: configuration, logger: Self.engineLogger)
         }
     }
 

@@ -340,7 +340,7 @@ public actor Engine {
         var lastFull = ContinuousClock.now
         while !Task.isCancelled {
             let passStart = ContinuousClock.now
-            let outcome = await reconcile(full: full)
+            let outcome = await reconcile(full: full || !configuration.incremental)
             if full { lastFull = passStart }
             // A pass over a large registry is costly (about 0.5 s of CPU at 10,000 units): during a
             // burst of events the next pass waits at least twice as long as this one took, so event
