@@ -20,13 +20,15 @@ struct FleetSimBench: AsyncParsableCommand {
     @Option(help: "Global units (each limited to one rack of 1/40 of the machines).") var globals = 2
     @Option(help: "Engines competing for the leader lease.") var engines = 2
     @Option(help: "Seconds to wait for convergence before giving up.") var timeout = 300.0
+    @Flag(help: "Engines read the whole registry on every pass instead of planning from their watched model.")
+    var fullReads = false
     @Option(help: "Seconds of each idle CPU measurement.") var idle = 15.0
     @Option(help: "Directory for the results file (fleet-sim-<date>-<HHMM>.md); empty: do not write one.")
     var results = "bench-results"
 
     func run() async throws {
         let mix = try SimulatedUnits(count: units, machines: machines, globals: globals)
-        let cluster = SimulatedCluster(machines: machines, engines: engines)
+        let cluster = SimulatedCluster(machines: machines, engines: engines, fullReads: fullReads)
         let t0 = ProcessUsage.now()
         await cluster.start()
         let startup = ProcessUsage.now() - t0
@@ -86,7 +88,7 @@ struct FleetSimBench: AsyncParsableCommand {
         let day = String(stamp.prefix(10))
         let hhmm = String(stamp.dropFirst(11).prefix(5)).replacingOccurrences(of: ":", with: "")
         var md = "# fleet-bench fleet-sim, \(stamp)\n\n"
-        md += "`fleet-bench fleet-sim --machines \(machines) --units \(units) --globals \(globals) --engines \(engines)` (release build)\n\n"
+        md += "`fleet-bench fleet-sim --machines \(machines) --units \(units) --globals \(globals) --engines \(engines)\(fullReads ? " --full-reads" : "")` (release build)\n\n"
         md += "| measure | value |\n|---|---|\n"
         for (k, v) in rows { md += "| \(k) | \(v) |\n" }
         try FileManager.default.createDirectory(atPath: results, withIntermediateDirectories: true)

@@ -1,3 +1,4 @@
+import Foundation
 import Fleet
 import KV
 import Logging
@@ -28,7 +29,7 @@ final class SimulatedCluster: @unchecked Sendable {
     /// `agent_ttl` of the simulated machines (fleet's default).
     static let agentTTL = 30
 
-    init(machines count: Int, engines engineCount: Int, agentTTL: Int = SimulatedCluster.agentTTL) {
+    init(machines count: Int, engines engineCount: Int, agentTTL: Int = SimulatedCluster.agentTTL, fullReads: Bool = false) {
         backend = UnreplicatedBackend(name: "sim", peerURLs: ["http://127.0.0.1:1"], clientURLs: [])
         backend.startExpiry()
         let store = InProcessStoreClient(backend: backend)
@@ -52,7 +53,9 @@ final class SimulatedCluster: @unchecked Sendable {
         self.machines = machines
         let registry = self.registry
         engines = (0..<min(engineCount, count)).map { i in
-            Engine(registry: registry, configuration: EngineConfiguration(machineID: machines[i].state.id), logger: quiet)
+            var configuration = EngineConfiguration(machineID: machines[i].state.id)
+            configuration.incremental = !fullReads
+            return Engine(registry: registry, configuration: configuration, logger: Self.engineLogger)
         }
     }
 
@@ -64,6 +67,15 @@ final class SimulatedCluster: @unchecked Sendable {
             agentTasks.append(Task { await machine.agent.run() })
         }
         for engine in engines { otherTasks.append(Task { await engine.run() }) }
+    }
+
+    /// The engines' logger: quiet, or at the level in `FLEET_SIM_ENGINE_LOG` (e.g. `debug` shows each
+    /// pass with its duration, to see where convergence time goes).
+    static var engineLogger: Logger {
+        var logger = Logger(label: "fleet-sim.engine")
+        let level = ProcessInfo.processInfo.environment["FLEET_SIM_ENGINE_LOG"].flatMap(Logger.Level.init(rawValue:))
+        logger.logLevel = level ?? .error
+        return logger
     }
 
     /// Submits units as fleetctl would (blob, object, desired state), `parallel` at a time.

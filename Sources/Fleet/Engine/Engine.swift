@@ -5,9 +5,11 @@ import Synchronization
 /// ``Scheduler/plan(machines:units:schedule:policy:)`` decides for the current registry.
 ///
 /// Differences from fleet's engine, each fixing a reported failure:
-/// * **Event-driven.** A recursive watch of the prefix wakes the loop (debounced, no 1 s sleep), so a
-///   submitted unit is placed in milliseconds; a periodic safety pass covers a lost watch.
-/// * **One consistent read.** Each pass plans from one recursive GET (``Registry/snapshot(quorum:)``).
+/// * **Event-driven and incremental.** A continuous watch of the prefix keeps the engine's
+///   ``EngineModel`` current and wakes the loop (debounced, no 1 s sleep; a lost machine at once), so
+///   a submitted unit is placed in milliseconds and an event pass reads nothing; a periodic safety
+///   pass re-reads everything.
+/// * **One consistent read.** A full pass plans from one recursive quorum GET of the prefix.
 /// * **Fenced writes.** The lease is renewed right before each batch of writes, and each write goes
 ///   out only while the lease cannot have expired in the store; a deposed or partitioned leader
 ///   stops mid-batch instead of fighting the new one.
@@ -21,8 +23,14 @@ public actor Engine {
     /// The leader lease this engine competes for (`lease/engine-leader`).
     public nonisolated let lease: LeaderLease
     private let logger: Logger
-    private let wake = WakeSignal()
-    private var watcher: Task<Void, Never>?
+    private let wake: WakeSignal
+    /// While leader (and watching): the registry model kept current by the prefix watch.
+    private let feed: EngineModelFeed
+    /// Whether full passes hand their model to ``feed`` (only inside ``run()`` with watches on).
+    private var following = false
+    /// This tenure's writes not yet seen in the model: unit → the target it wrote (nil: removed). An
+    /// event pass waits until the model shows them all.
+    private var pendingTargets: [String: String?] = [:]
     /// While another engine leads: watches the lease key and wakes the loop when it is removed.
     private var standbyWatcher: Task<Void, Never>?
     private var holdingSince: ContinuousClock.Instant?
@@ -36,6 +44,9 @@ public actor Engine {
         self.lease = LeaderLease(
             store: registry.store, key: registry.keys.engineLease, holderID: configuration.machineID,
             ttlSeconds: configuration.leaseTTL, version: configuration.version)
+        let wake = WakeSignal()
+        self.wake = wake
+        self.feed = EngineModelFeed(store: registry.store, keys: registry.keys, wake: wake, logger: logger)
     }
 
     // MARK: - One pass
@@ -43,7 +54,12 @@ public actor Engine {
     /// Takes or renews the lease and, only if held, reads the registry, plans and writes the
     /// decisions in order. Never throws: store failures end the pass with nothing written.
     @discardableResult
-    public func reconcileOnce() async -> ReconcileOutcome {
+    public func reconcileOnce() async -> ReconcileOutcome { await reconcile(full: true) }
+
+    /// One pass. `full` reads the whole registry (and, inside ``run()``, rebuilds the followed
+    /// model from it); otherwise the pass plans from the followed model when there is one that has
+    /// caught up with this engine's own writes, and falls back to a full read when there is not.
+    func reconcile(full: Bool) async -> ReconcileOutcome {
         let epoch: UInt64
         switch await lease.tick() {
         case .heldBy(let holder):
@@ -60,13 +76,17 @@ public actor Engine {
 
         let started = ContinuousClock.now
         let snapshot: RegistrySnapshot
-        do throws(RegistryError) {
-            snapshot = try await registry.snapshot()
-        } catch {
-            logger.warning("engine cannot read the registry, keeping every placement: \(error)")
-            return .storeUnavailable(error.description)
+        if !full, let current = await modelSnapshot() {
+            snapshot = current
+        } else {
+            do throws(RegistryError) {
+                snapshot = try await readAll()
+            } catch {
+                logger.warning("engine cannot read the registry, keeping every placement: \(error)")
+                return .storeUnavailable(error.description)
+            }
+            for problem in snapshot.problems { logger.warning("skipping unreadable record: \(problem)") }
         }
-        for problem in snapshot.problems { logger.warning("skipping unreadable record: \(problem)") }
 
         let decisions = plan(snapshot)
         logPlan(decisions)
@@ -82,12 +102,57 @@ public actor Engine {
             report.stopped = await removeOrphans(snapshot.orphanTargets, epoch: epoch, into: &report.orphansRemoved)
         }
         if let stopped = report.stopped { logger.warning("engine stopped writing: \(stopped)") }
+        if following {
+            for decision in report.executed {
+                switch decision.action {
+                case .schedule(let machine): pendingTargets[decision.unit] = .some(machine)
+                case .unschedule: pendingTargets[decision.unit] = .some(nil)
+                case .unschedulable, .hold: continue
+                }
+            }
+            for unit in report.orphansRemoved { pendingTargets[unit] = .some(nil) }
+        }
 
         let elapsed = ContinuousClock.now - started
         let message: Logger.Message =
             "Engine completed reconciliation in \(elapsed) (\(report.executed.count) of \(writes.count) writes)"
         if elapsed > configuration.leaseTickInterval { logger.warning(message) } else { logger.debug(message) }
         return .reconciled(report)
+    }
+
+    /// One recursive quorum read of the prefix, as a model; inside ``run()`` the model is then
+    /// followed (watched from its index + 1) so later event passes need no read.
+    private func readAll() async throws(RegistryError) -> RegistrySnapshot {
+        // The read holds every write made so far.
+        pendingTargets = [:]
+        let (node, index) = try await registry.read(registry.keys.prefix, "read registry snapshot", quorum: true)
+        var model = EngineModel(leaves: node?.leaves ?? [], index: index, keys: registry.keys)
+        let snapshot = model.snapshot()
+        if following {
+            do { try feed.follow(model) } catch {
+                logger.warning("engine cannot watch the registry, planning from full reads: \(error)")
+            }
+        }
+        return snapshot
+    }
+
+    /// The followed model's snapshot once it shows this engine's own writes (waiting up to a lease
+    /// tick for the watch to deliver them), or nil: the pass then reads everything. Waiting on the
+    /// written values rather than on a store index, because TTL refreshes advance the store's index
+    /// without any watch event, so a model can be current while its index trails the store's.
+    private func modelSnapshot() async -> RegistrySnapshot? {
+        let deadline = ContinuousClock.now + configuration.leaseTickInterval
+        while true {
+            switch feed.snapshot(showing: pendingTargets) {
+            case .noModel: return nil
+            case .current(let snapshot):
+                pendingTargets = [:]
+                return snapshot
+            case .behind:
+                if ContinuousClock.now >= deadline { return nil }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
     }
 
     /// Plans, holding a mass machine loss until it has lasted ``EngineConfiguration/massLossGrace``.
@@ -109,24 +174,29 @@ public actor Engine {
         return Scheduler.plan(machines: machines, units: units, schedule: schedule, policy: .fleet)
     }
 
-    /// Writes `writes` in batches that each start with a lease renewal; within a batch the writes of
-    /// each ``WriteWaves`` wave go out concurrently (at most ``EngineConfiguration/writeConcurrency``
-    /// in flight), each only while the lease is still valid. Stops at the end of the wave in which a
-    /// write failed, or as soon as the lease may have run out. Returns why it stopped early, if it did.
+    /// Writes `writes` wave by wave (``WriteWaves``); a wave's per-unit chains go out concurrently (at
+    /// most ``EngineConfiguration/writeConcurrency`` in flight), in batches of about
+    /// ``EngineConfiguration/batchSize`` writes that each start with a lease renewal, each write only
+    /// while the lease is still valid. Stops at the end of the batch in which a write failed, or as
+    /// soon as the lease may have run out. Returns why it stopped early, if it did.
     private func execute(_ writes: [Decision], epoch: UInt64, into executed: inout [Decision]) async
         -> ReconcileReport.StopReason?
     {
-        var next = 0
-        while next < writes.count {
-            let renewal = await lease.tick()
-            guard case .held(let renewedEpoch) = renewal, renewedEpoch == epoch else {
-                return .leaseLost("renewal before writing answered \(renewal)")
-            }
-            let end = min(next + configuration.batchSize, writes.count)
-            for wave in WriteWaves.split(Array(writes[next..<end])) {
-                let outcomes = await write(wave, epoch: epoch)
+        for wave in WriteWaves.chains(writes) {
+            var next = 0
+            while next < wave.count {
+                let renewal = await lease.tick()
+                guard case .held(let renewedEpoch) = renewal, renewedEpoch == epoch else {
+                    return .leaseLost("renewal before writing answered \(renewal)")
+                }
+                var end = next, size = 0
+                while end < wave.count, size == 0 || size + wave[end].steps.count <= configuration.batchSize {
+                    size += wave[end].steps.count
+                    end += 1
+                }
+                let outcomes = await write(Array(wave[next..<end]), epoch: epoch).sorted { $0.index < $1.index }
                 var stop: ReconcileReport.StopReason?
-                for (decision, outcome) in zip(wave, outcomes) {
+                for (_, decision, outcome) in outcomes {
                     switch outcome {
                     case .written:
                         executed.append(decision)
@@ -136,8 +206,8 @@ public actor Engine {
                     }
                 }
                 if let stop { return stop }
+                next = end
             }
-            next = end
         }
         return nil
     }
@@ -150,31 +220,59 @@ public actor Engine {
         case skipped
     }
 
-    /// Writes one wave concurrently. After the first failure, writes not yet sent are skipped (the
-    /// lease may be gone, or the registry changed under the plan).
-    private func write(_ wave: [Decision], epoch: UInt64) async -> [WriteOutcome] {
+    /// Writes chains concurrently, each chain's steps in order. After the first failure, writes not
+    /// yet sent are skipped (the lease may be gone, or the registry changed under the plan).
+    private func write(_ chains: [WriteWaves.Chain], epoch: UInt64) async
+        -> [(index: Int, decision: Decision, outcome: WriteOutcome)]
+    {
         let registry = self.registry
         let lease = self.lease
         let halted = Mutex(false)
-        return await BoundedConcurrency.map(wave, limit: configuration.writeConcurrency) {
-            decision -> WriteOutcome in
-            if halted.withLock({ $0 }) { return .skipped }
-            guard lease.currentEpoch == epoch else {
-                halted.withLock { $0 = true }
-                return .failed(.leaseLost("the lease may have expired in the store before the write of \(decision.unit)"))
-            }
-            do throws(RegistryError) {
-                switch decision.action {
-                case .schedule(let machine): try await registry.schedule(decision.unit, on: machine)
-                case .unschedule(let machine): try await registry.unschedule(decision.unit, from: machine)
-                case .unschedulable, .hold: break
+        let results = await BoundedConcurrency.map(chains, limit: configuration.writeConcurrency) {
+            chain -> [(index: Int, decision: Decision, outcome: WriteOutcome)] in
+            var out: [(index: Int, decision: Decision, outcome: WriteOutcome)] = []
+            var step = 0
+            while step < chain.steps.count {
+                let (index, decision) = chain.steps[step]
+                // An unschedule followed by a schedule of the same unit is one compare-and-swap.
+                var second: (index: Int, decision: Decision)?
+                if case .unschedule = decision.action, step + 1 < chain.steps.count,
+                    case .schedule = chain.steps[step + 1].decision.action
+                {
+                    second = chain.steps[step + 1]
                 }
-                return .written
-            } catch {
-                halted.withLock { $0 = true }
-                return .failed(error.isUnavailable ? .storeUnavailable(error) : .conflict(error))
+                step += second == nil ? 1 : 2
+                if halted.withLock({ $0 }) {
+                    out.append((index, decision, .skipped))
+                    if let second { out.append((second.index, second.decision, .skipped)) }
+                    continue
+                }
+                guard lease.currentEpoch == epoch else {
+                    halted.withLock { $0 = true }
+                    let why = "the lease may have expired in the store before the write of \(decision.unit)"
+                    out.append((index, decision, .failed(.leaseLost(why))))
+                    if let second { out.append((second.index, second.decision, .skipped)) }
+                    continue
+                }
+                do throws(RegistryError) {
+                    switch (decision.action, second?.decision.action) {
+                    case (.unschedule(let from), .schedule(let to)?):
+                        try await registry.reschedule(decision.unit, from: from, to: to)
+                    case (.schedule(let machine), _): try await registry.schedule(decision.unit, on: machine)
+                    case (.unschedule(let machine), _): try await registry.unschedule(decision.unit, from: machine)
+                    case (.unschedulable, _), (.hold, _): break
+                    }
+                    out.append((index, decision, .written))
+                    if let second { out.append((second.index, second.decision, .written)) }
+                } catch {
+                    halted.withLock { $0 = true }
+                    out.append((index, decision, .failed(error.isUnavailable ? .storeUnavailable(error) : .conflict(error))))
+                    if let second { out.append((second.index, second.decision, .skipped)) }
+                }
             }
+            return out
         }
+        return results.flatMap { $0 }
     }
 
     /// Deletes schedule entries of destroyed units (compare-and-delete on the machine, fenced like
@@ -237,9 +335,13 @@ public actor Engine {
     /// engine takes over at once.
     public func run() async {
         logger.info("engine \(configuration.machineID) starting (lease TTL \(configuration.leaseTTL) s)")
+        following = configuration.watch
+        var full = true
+        var lastFull = ContinuousClock.now
         while !Task.isCancelled {
             let passStart = ContinuousClock.now
-            let outcome = await reconcileOnce()
+            let outcome = await reconcile(full: full || !configuration.incremental)
+            if full { lastFull = passStart }
             // A pass over a large registry is costly (about 0.5 s of CPU at 10,000 units): during a
             // burst of events the next pass waits at least twice as long as this one took, so event
             // passes use at most about a third of a core however long the burst lasts.
@@ -249,30 +351,36 @@ public actor Engine {
             if case .reconciled(let report) = outcome {
                 leader = true
                 finished = report.stopped == nil
-                if watcher == nil, configuration.watch { startWatching(from: report.snapshotIndex + 1) }
             } else {
                 leader = false
                 stopWatching()
                 if case .notLeader = outcome, configuration.watch { watchLeaseAsStandby() }
             }
             // A pass cut short (store trouble, conflict) is retried soon, not at the next safety pass.
-            let pause = finished ? configuration.safetyInterval : configuration.leaseTickInterval
-            let nextPass = ContinuousClock.now + pause
+            let nextPass = finished
+                ? lastFull + configuration.safetyInterval : ContinuousClock.now + configuration.leaseTickInterval
             let tenure = lease.currentEpoch
+            var woken = false
             // Between passes: renew the lease on time and wake early for store events.
             while !Task.isCancelled {
                 let now = ContinuousClock.now
                 if now >= nextPass { break }
                 let deadline = min(nextPass, now + configuration.leaseTickInterval)
                 if await wake.wait(timeout: deadline - now) {
-                    try? await Task.sleep(for: settle)
+                    woken = true
+                    // A lost machine is acted on at once; other bursts are let settle into one pass.
+                    if !feed.takeUrgent() { try? await Task.sleep(for: settle) }
                     break
                 }
                 if Task.isCancelled || ContinuousClock.now >= nextPass || !leader { break }
                 // Lost, or lost and retaken (a new tenure must re-plan: another leader may have acted).
                 guard case .held(let epoch) = await lease.tick(), epoch == tenure else { break }
             }
+            // Event passes plan from the followed model; the periodic pass, a retry, and a pass after
+            // leadership changed read everything (and rebuild the model).
+            full = !woken || !leader || !finished || ContinuousClock.now - lastFull >= configuration.safetyInterval
         }
+        following = false
         await resign()
         logger.info("engine \(configuration.machineID) stopped")
     }
@@ -283,17 +391,6 @@ public actor Engine {
         stopStandbyWatch()
         wasLeader = false
         await lease.release()
-    }
-
-    /// Watches the whole prefix from `index` and wakes the loop for changes that can alter a plan.
-    private func startWatching(from index: UInt64) {
-        let keys = registry.keys
-        let wake = self.wake
-        watcher = Self.watch(
-            registry.store, String(keys.prefix.dropLast()), recursive: true, from: index, logger: logger, what: "engine"
-        ) { event in
-            if event.map({ Engine.affectsPlan($0.node.key, keys: keys) }) ?? true { wake.notify() }
-        }
     }
 
     /// A detached task that long-polls `key` from `index` on, calling `changed` with each event, or
@@ -328,8 +425,8 @@ public actor Engine {
     }
 
     private func stopWatching() {
-        watcher?.cancel()
-        watcher = nil
+        feed.stop()
+        pendingTargets = [:]
     }
 
     /// While another engine holds the lease, watches the lease key from the index last seen and wakes
@@ -350,15 +447,5 @@ public actor Engine {
     private func stopStandbyWatch() {
         standbyWatcher?.cancel()
         standbyWatcher = nil
-    }
-
-    /// Whether a change to `key` can change the plan: machines, units, desired states and the
-    /// schedule. Unit states, heartbeats and the lease churn constantly and never affect placement.
-    static func affectsPlan(_ key: String, keys: RegistryKeyLayout) -> Bool {
-        guard key.hasPrefix(keys.prefix) else { return false }
-        let rest = key.dropFirst(keys.prefix.count)
-        if rest.hasPrefix("machines/") || rest == "machines" { return true }
-        if rest.hasPrefix("job/") || rest == "job" { return !rest.hasSuffix("/job-state") }
-        return false
     }
 }

@@ -26,6 +26,9 @@ public struct EngineConfiguration: Sendable {
     public var version: Int
     /// Wake on store changes; false (`disable_watches`) leaves only the periodic passes.
     public var watch: Bool = true
+    /// Event passes plan from the watched model (``EngineModel``); false makes every pass read the
+    /// whole registry, as before the model existed (for comparisons: `fleet-bench fleet-sim --full-reads`).
+    public var incremental: Bool = true
 
     public init(
         machineID: String, leaseTTL: Int = 10, safetyInterval: Duration = .seconds(30),

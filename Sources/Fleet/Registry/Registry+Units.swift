@@ -131,6 +131,25 @@ extension Registry {
         }
     }
 
+    /// Moves `unit` from `machineID` to `newMachineID` with one compare-and-swap of `job/<u>/target`:
+    /// the end state of ``unschedule(_:from:)`` then ``schedule(_:on:)``, in one write and one watch
+    /// event instead of two, so a dead machine's units move with half the writes and their new
+    /// machines hear of each in a single event. Fails like the unschedule would when the target no
+    /// longer names `machineID`.
+    public func reschedule(_ unitName: String, from machineID: String, to newMachineID: String)
+        async throws(RegistryError)
+    {
+        do {
+            try await store.set(keys.jobTarget(unitName), value: newMachineID, ttl: nil, condition: .prevValue(machineID))
+        } catch StoreClientError.keyNotFound {
+            throw .notScheduled(unit: unitName)
+        } catch StoreClientError.compareFailed {
+            throw .scheduledElsewhere(unit: unitName, expected: machineID)
+        } catch {
+            throw wrap(error, "move unit \(unitName) from machine \(machineID) to \(newMachineID)")
+        }
+    }
+
     /// The machine `unit` is scheduled on, or nil.
     public func target(of unitName: String) async throws(RegistryError) -> String? {
         do {

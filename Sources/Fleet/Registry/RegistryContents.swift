@@ -32,12 +32,9 @@ struct RegistryContents {
             guard let parsed = keys.parse(leaf.key), let value = leaf.value else { continue }
             switch parsed {
             case .machineObject(let id):
-                do {
-                    var state = try RegistryJSON.decode(MachineState.self, from: value)
-                    state.id = id
-                    objects[id] = state
-                } catch {
-                    problems.append(.corruptRecord(key: leaf.key, reason: "\(error)"))
+                switch Self.machineObject(id, text: value, key: leaf.key) {
+                case .success(let state): objects[id] = state
+                case .failure(let problem): problems.append(problem)
                 }
             case .machineMetadata(let id, let key): overrides[id, default: [:]][key] = value
             case .jobObject(let unit):
@@ -58,34 +55,57 @@ struct RegistryContents {
 
         // Blobs and texts decoded by earlier reads are reused (``RegistryDecodeCache``).
         for name in jobObjects.keys.sorted() {
-            let object = jobObjects[name]!
-            let hex = object.unitHash.hex
-            let blobKey = keys.unitBlob(object.unitHash)
-            guard let text = blobs[hex] else {
-                problems.append(.corruptRecord(key: blobKey, reason: "unit \(name) refers to a missing unit blob"))
-                continue
-            }
-            // The text as submitted (kept for `cat`) is preferred when it is the same unit.
-            let chosen: UnitFile
-            do {
-                chosen = try RegistryDecodeCache.shared.unitFile(blob: text, original: object.originalText,
-                                                                 hash: object.unitHash)
-            } catch {
-                problems.append(.corruptRecord(key: blobKey, reason: "\(error)"))
-                continue
-            }
-            do throws(UnitValidationError) {
-                let desired = try targetStates[name].map { text throws(UnitValidationError) in
-                    try FleetState(validating: text)
-                } ?? .inactive
-                let unit = try RegistryUnit(name: name, file: chosen, desiredState: desired)
-                units.append(StoredUnit(unit: unit, target: targets[name], heartbeat: heartbeats[name]))
-            } catch {
-                problems.append(.invalidUnit(name, error))
+            switch Self.storedUnit(
+                name, object: jobObjects[name]!, blobs: blobs, targetState: targetStates[name], target: targets[name],
+                heartbeat: heartbeats[name], keys: keys)
+            {
+            case .success(let unit): units.append(unit)
+            case .failure(let problem): problems.append(problem)
             }
         }
         for (unit, machine) in targets where !withObject.contains(unit) { orphanTargets[unit] = machine }
         allTargets = targets
         unreadableUnits = withObject.subtracting(units.map(\.name))
+    }
+
+    /// One unit from its records: the job object, its blob (looked up in `blobs` by hash hex), the
+    /// desired state text and the schedule. Shared with the engine's incremental model
+    /// (``EngineModel``) so a unit is read the same way whether it came from a full read or a watch.
+    static func storedUnit(
+        _ name: String, object: JobObject, blobs: [String: String], targetState: String?, target: String?,
+        heartbeat: String?, keys: RegistryKeyLayout
+    ) -> Result<StoredUnit, RegistryError> {
+        let blobKey = keys.unitBlob(object.unitHash)
+        guard let text = blobs[object.unitHash.hex] else {
+            return .failure(.corruptRecord(key: blobKey, reason: "unit \(name) refers to a missing unit blob"))
+        }
+        // The text as submitted (kept for `cat`) is preferred when it is the same unit.
+        let chosen: UnitFile
+        do {
+            chosen = try RegistryDecodeCache.shared.unitFile(blob: text, original: object.originalText,
+                                                             hash: object.unitHash)
+        } catch {
+            return .failure(.corruptRecord(key: blobKey, reason: "\(error)"))
+        }
+        do throws(UnitValidationError) {
+            let desired = try targetState.map { text throws(UnitValidationError) in
+                try FleetState(validating: text)
+            } ?? .inactive
+            let unit = try RegistryUnit(name: name, file: chosen, desiredState: desired)
+            return .success(StoredUnit(unit: unit, target: target, heartbeat: heartbeat))
+        } catch {
+            return .failure(.invalidUnit(name, error))
+        }
+    }
+
+    /// A machine object (`machines/<id>/object`) decoded, its ID taken from the key.
+    static func machineObject(_ id: String, text: String, key: String) -> Result<MachineState, RegistryError> {
+        do {
+            var state = try RegistryJSON.decode(MachineState.self, from: text)
+            state.id = id
+            return .success(state)
+        } catch {
+            return .failure(.corruptRecord(key: key, reason: "\(error)"))
+        }
     }
 }

@@ -38,6 +38,18 @@ public struct RegistrySnapshot: Sendable {
     /// Records skipped as unreadable.
     public let problems: [RegistryError]
 
+    init(
+        index: UInt64, machines: [MachineState], units: [StoredUnit], publishedStates: [String: Set<String>],
+        orphanTargets: [String: String], problems: [RegistryError]
+    ) {
+        self.index = index
+        self.machines = machines
+        self.units = units
+        self.publishedStates = publishedStates
+        self.orphanTargets = orphanTargets
+        self.problems = problems
+    }
+
     init(contents: RegistryContents, index: UInt64) {
         self.index = index
         machines = contents.machines

@@ -11,6 +11,7 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     private var _writeDelay: Duration = .zero
     private var _targetWrites = 0
     private var _gets = 0
+    private var _recursiveGets = 0
     private var _holdWatches = false
     private var _targetWritesInFlight = 0
     private var _mostTargetWritesInFlight = 0
@@ -34,6 +35,8 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     }
     /// Reads (`get`) made through this client.
     var gets: Int { lock.withLock { _gets } }
+    /// Recursive reads (full registry reads among them).
+    var recursiveGets: Int { lock.withLock { _recursiveGets } }
     /// While set, watches wait before asking the store (so the history they need can run out).
     var holdWatches: Bool {
         get { lock.withLock { _holdWatches } }
@@ -63,7 +66,10 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
 
     func get(_ key: String, recursive: Bool, quorum: Bool) async throws -> (node: StoreNode?, index: UInt64) {
         try check(key)
-        lock.withLock { _gets += 1 }
+        lock.withLock {
+            _gets += 1
+            if recursive { _recursiveGets += 1 }
+        }
         if recursive && failReads { throw StoreClientError.unavailable(["test: reads fail (\(key))"]) }
         return try await inner.get(key, recursive: recursive, quorum: quorum)
     }

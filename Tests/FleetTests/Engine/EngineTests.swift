@@ -371,22 +371,30 @@ import TestSupport
         func d(_ unit: String, _ action: Decision.Action) -> Decision {
             Decision(unit: unit, action: action, reason: .leastLoaded(units: 0))
         }
-        // 1,000 fresh placements: one wave.
+        // 1,000 fresh placements: one wave of one-step chains.
         let fresh = (0..<1000).map { d("u\($0)", .schedule(machineID: "m\($0 % 3)")) }
         #expect(WriteWaves.split(fresh).map(\.count) == [1000])
-        // A dead machine's units, as the planner orders them (every unschedule first): two waves.
+        #expect(WriteWaves.chains(fresh).map(\.count) == [1000])
+        // A dead machine's units, as the planner orders them (every unschedule first): one wave in
+        // which each unit's unschedule and schedule form one chain, in that order.
         let moves = (0..<100).map { d("u\($0)", .unschedule(machineID: "dead")) }
             + (0..<100).map { d("u\($0)", .schedule(machineID: "m\($0 % 2)")) }
-        #expect(WriteWaves.split(moves).map(\.count) == [100, 100])
-        // Interleaved, each unit's pair is still split, and the moves of different units share waves.
+        let moveWaves = WriteWaves.chains(moves)
+        #expect(moveWaves.count == 1)
+        #expect(moveWaves[0].count == 100)
+        #expect(moveWaves[0].allSatisfy { chain in
+            chain.steps.map(\.decision.action) == [.unschedule(machineID: "dead"), chain.steps[1].decision.action]
+                && chain.steps[0].index + 100 == chain.steps[1].index
+        })
+        // Interleaved pairs: one wave too.
         let pairs = (0..<4).flatMap { [d("u\($0)", .unschedule(machineID: "dead")), d("u\($0)", .schedule(machineID: "m1"))] }
-        let waves = WriteWaves.split(pairs)
-        #expect(waves.map(\.count) == [1, 2, 2, 2, 1])
-        #expect(waves.allSatisfy { Set($0.map(\.unit)).count == $0.count })
-        #expect(waves.flatMap { $0 } == pairs)
-        // Replaces: x leaves m1 before y arrives there.
+        #expect(WriteWaves.split(pairs) == [pairs])
+        // Replaces: x leaves m1 before y arrives there, so y waits for the next wave.
         let replace = [d("x", .unschedule(machineID: "m1")), d("y", .schedule(machineID: "m1")), d("x", .schedule(machineID: "m2"))]
         #expect(WriteWaves.split(replace).map { $0.map(\.unit) } == [["x"], ["y", "x"]])
+        // A unit leaving and coming back to the same machine is its own chain, not a cut.
+        let back = [d("x", .unschedule(machineID: "m1")), d("x", .schedule(machineID: "m1"))]
+        #expect(WriteWaves.split(back) == [back])
     }
 
     @Test func wakeSignalCoalescesAndTimesOut() async {
@@ -424,18 +432,5 @@ import TestSupport
         #expect(EngineConfiguration(config: config, machineID: "m1").leaseTTL == 3)  // whole seconds, rounded up
         config.engineLeaseTTL = .seconds(12)
         #expect(EngineConfiguration(config: config, machineID: "m1").leaseTTL == 12)
-    }
-
-    @Test func onlyPlanRelevantKeysWakeTheEngine() {
-        let k = Self.keys
-        #expect(Engine.affectsPlan(k.machineObject("m1"), keys: k))
-        #expect(Engine.affectsPlan(k.machineMetadata("m1", key: "az"), keys: k))
-        #expect(Engine.affectsPlan(k.jobTargetState("a.service"), keys: k))
-        #expect(Engine.affectsPlan(k.jobTarget("a.service"), keys: k))
-        #expect(Engine.affectsPlan(k.jobDirectory("a.service"), keys: k))  // destroy
-        #expect(!Engine.affectsPlan(k.jobHeartbeat("a.service"), keys: k))
-        #expect(!Engine.affectsPlan(k.unitState("a.service", machineID: "m1"), keys: k))
-        #expect(!Engine.affectsPlan(k.legacyUnitState("a.service"), keys: k))
-        #expect(!Engine.affectsPlan(k.engineLease, keys: k))
     }
 }
