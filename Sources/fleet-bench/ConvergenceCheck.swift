@@ -12,11 +12,15 @@ struct ConvergenceCheck {
         var machines = 0
         var globalStates = 0
         var globalExpected = 0
+        /// Units active in the fake systemds, and how many must be (scheduled + global instances).
+        var systemdActive = 0
+        var systemdExpected = 0
         var converged: Bool {
             launched == units && exactMachines == machines && globalStates == globalExpected
         }
         var description: String {
-            "\(launched)/\(units) units launched, \(exactMachines)/\(machines) machines exact, "
+            "\(systemdActive)/\(systemdExpected) units active in the fake systemds, "
+                + "\(launched)/\(units) units launched, \(exactMachines)/\(machines) machines exact, "
                 + "\(globalStates)/\(globalExpected) global states"
         }
     }
@@ -24,8 +28,25 @@ struct ConvergenceCheck {
     let cluster: SimulatedCluster
     let units: SimulatedUnits
 
+    /// Whether the fake systemds run as many units as convergence needs. Cheap (a count per machine,
+    /// no registry read), so it can be polled often; convergence is impossible before it holds,
+    /// because each machine must run exactly its scheduled units plus its global ones.
+    func systemdCount() -> (active: Int, expected: Int) {
+        var active = 0
+        var expected = units.scheduled.count
+        for (i, machine) in cluster.machines.enumerated() {
+            active += machine.systemd.activeCount
+            expected += units.globals(onMachine: i).count
+        }
+        return (active, expected)
+    }
+
+    /// The full check: reads the whole registry. Only when ``systemdCount()`` is complete, since the
+    /// read and its decoding cost enough CPU to slow the cluster it measures.
     func check() async -> Progress {
         var progress = Progress(units: units.scheduled.count, machines: cluster.machines.count)
+        (progress.systemdActive, progress.systemdExpected) = systemdCount()
+        guard progress.systemdActive >= progress.systemdExpected else { return progress }
         guard let snapshot = try? await cluster.registry.snapshot(quorum: false) else { return progress }
         var expected: [String: Set<String>] = [:]
         for unit in snapshot.units {

@@ -29,6 +29,10 @@ public final class InMemoryUnitManager: UnitManager {
     /// The operations performed so far (`load x`, `start x`, ...), for assertions.
     public var operations: [String] { state.withLock { $0.log } }
 
+    /// How many units are active right now: a cheap count (no copies) for callers that poll many
+    /// simulated machines, such as fleet-sim's convergence check.
+    public var activeCount: Int { state.withLock { $0.units.values.reduce(0) { $0 + ($1.state.activeState == .active ? 1 : 0) } } }
+
     /// The contents last loaded for `name`.
     public func contents(of name: String) -> String? { state.withLock { $0.units[name]?.contents } }
 
