@@ -27,8 +27,8 @@ import Testing
         let result = try await commands.activate(names.map { "dir/" + $0 }, to: "launched", replace: false,
                                                  blocking: .init(noBlock: true))
         #expect(result == .success)
-        // One lookup and one create per unit; no separate desired-state change.
-        #expect(await cluster.calls == ["unit": 200, "create": 200])
+        // One listing for all the lookups and one create per unit; no separate desired-state change.
+        #expect(await cluster.calls == ["units": 1, "create": 200])
         #expect(await cluster.log.count == 200)
         #expect(await cluster.log.allSatisfy { $0.hasSuffix(" launched") && $0.hasPrefix("create many") })
         // Bounded, but many at once.
@@ -47,6 +47,32 @@ import Testing
             "create many3.service launched", "create many4.service launched", "create many5.service launched",
             "desired many2.service launched",
         ])
+    }
+
+    @Test func fewArgumentsAreLookedUpOneByOne() async throws {
+        let (cluster, _, commands, names) = await Self.fixture(units: LazySubmit.listingThreshold - 1)
+        #expect(try await commands.submit(names.map { "dir/" + $0 }, replace: false) == .success)
+        #expect(await cluster.calls == ["unit": names.count, "create": names.count])
+    }
+
+    @Test func manyArgumentsResolveExistingUnitsAndTemplatesFromOneListing() async throws {
+        let (cluster, _, commands, names) = await Self.fixture(units: LazySubmit.listingThreshold + 4)
+        try await cluster.seed(names[0], text: Self.text, desired: "launched")
+        try await cluster.seed(names[1], text: Self.text, desired: "loaded")
+        try await cluster.seed("tpl@.service", text: "[Service]\nExecStart=/bin/echo %i\n", desired: "inactive")
+        let arguments = names.map { "dir/" + $0 } + ["tpl@a.service"]
+        #expect(try await commands.activate(arguments, to: "launched", replace: false,
+                                            blocking: .init(noBlock: true)) == .success)
+        // Existing units are not created again, the instance copies the stored template's options,
+        // and no unit was looked up with its own GET.
+        #expect(await cluster.calls["unit"] == nil)
+        #expect(await cluster.calls["units"] == 1)
+        #expect(await cluster.calls["create"] == names.count - 2 + 1)
+        #expect(await cluster.log.contains("desired \(names[1]) launched"))
+        #expect(!(await cluster.log.contains { $0.hasPrefix("create \(names[0]) ") || $0.hasPrefix("create \(names[1]) ") }))
+        let instance = await cluster.storedUnit("tpl@a.service")
+        #expect(instance?.options == (await cluster.storedUnit("tpl@.service"))?.options)
+        #expect(instance?.desiredState == "launched")
     }
 
     @Test func aRefusedCreateIsReportedAndTheOthersAreStillSubmitted() async throws {

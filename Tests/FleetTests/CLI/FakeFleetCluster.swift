@@ -132,6 +132,7 @@ actor FakeFleetCluster: FleetAPI {
     }
 
     func units() async throws(FleetAPIError) -> [APIUnit] {
+        await roundTrip("units")
         try check()
         tick()
         return stored.values.map(\.unit).sorted { $0.name < $1.name }
