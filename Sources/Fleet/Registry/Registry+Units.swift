@@ -37,15 +37,19 @@ extension Registry {
     }
 
     /// Writes the content-addressed `unit/<hash>` blob (create-only; an existing blob is the same
-    /// content, shared with a template or an identical unit).
+    /// content, shared with a template or an identical unit). Skipped when this registry wrote or
+    /// met the same blob moments ago (``KnownBlobs``).
     func storeBlob(of unit: RegistryUnit) async throws(RegistryError) {
-        let blob = try encode(unit.blob, key: keys.unitBlob(unit.hash))
+        let key = keys.unitBlob(unit.hash)
+        if knownBlobs.contains(key) { return }
+        let blob = try encode(unit.blob, key: key)
         do {
-            try await store.set(keys.unitBlob(unit.hash), value: blob, ttl: nil, condition: .mustNotExist)
+            try await store.set(key, value: blob, ttl: nil, condition: .mustNotExist)
         } catch StoreClientError.keyExists {
         } catch {
             throw wrap(error, "store contents of unit \(unit.name.rawValue)")
         }
+        knownBlobs.insert(key)
     }
 
     /// Writes `job/<u>/target-state` (unconditionally: only the user writes it).

@@ -2,18 +2,21 @@
 ///
 /// Every reader and writer of the keyspace (API, agent, engine) goes through this type, so the key
 /// layout, the JSON encodings and the write conditions (create-only schedule, compare-and-delete
-/// unschedule) live in one place. It holds no state of its own; any ``StoreClient`` works (etcd v2
-/// over HTTP, or our in-process store).
+/// unschedule) live in one place. Its only state is ``KnownBlobs`` (which unit blobs need no create
+/// attempt, shared by copies of one registry); any ``StoreClient`` works (etcd v2 over HTTP, or our
+/// in-process store).
 ///
 /// Errors are ``RegistryError``s naming the unit or machine; store failures are wrapped with the
 /// operation that failed.
 public struct Registry: Sendable {
     public let store: any StoreClient
     public let keys: RegistryKeyLayout
+    let knownBlobs: KnownBlobs
 
     public init(store: any StoreClient, keys: RegistryKeyLayout = RegistryKeyLayout()) {
         self.store = store
         self.keys = keys
+        self.knownBlobs = KnownBlobs()
     }
 
     // MARK: - Machines

@@ -227,4 +227,37 @@ import Testing
         #expect(api.metrics.registryCount("create_unit") == 1)
         #expect(api.metrics.registryCount("create_unit_existing") == 1)
     }
+
+    /// Units with identical contents share one `unit/<hash>` blob: after the first create, the next
+    /// ones skip the create-only blob write (it would be refused, yet cost a replicated write).
+    @Test func identicalContentsWriteTheBlobOnce() async throws {
+        let (base, _) = APITest.registry()
+        let store = RecordingStore(base.store)
+        let registry = Registry(store: store, keys: base.keys)
+        let api = APITest.responder(registry)
+        for name in ["a.service", "b.service", "c.service"] {
+            let answer = try await APITest.call(api, .PUT, "/fleet/v1/units/\(name)", json: APITest.putBody(desired: "launched"))
+            #expect(answer.status == 201)
+        }
+        let blobWrites = store.writes.filter { $0.hasPrefix(base.keys.unitBlobsDirectory + "/") }
+        #expect(blobWrites.count == 1)
+        #expect(store.writes.count == 3 + 2 + 2)
+        for name in ["a.service", "b.service", "c.service"] {
+            #expect(try await registry.unit(name)?.unit.desiredState == .launched)
+        }
+    }
+
+    @Test func knownBlobsExpireAndStayBounded() {
+        let known = KnownBlobs(lifetime: .seconds(30), capacity: 2)
+        let t0 = ContinuousClock.now
+        known.insert("x", now: t0)
+        #expect(known.contains("x", now: t0 + .seconds(29)))
+        #expect(!known.contains("x", now: t0 + .seconds(30)))
+        #expect(!known.contains("y", now: t0))
+        known.insert("x", now: t0)
+        known.insert("y", now: t0)
+        known.insert("z", now: t0)  // full: emptied, then z
+        #expect(known.contains("z", now: t0))
+        #expect(!known.contains("x", now: t0))
+    }
 }
