@@ -47,13 +47,19 @@ final class KVProcessCluster: @unchecked Sendable {
         processes[i] = nil
     }
 
-    /// Waits until `etcdctl cluster-health` says healthy.
+    /// Waits until `etcdctl cluster-health` says healthy through every member.
     func waitHealthy(seconds: Double = 20) throws {
         let deadline = ContinuousClock.now + .seconds(seconds)
+        // Asked through every member in turn: right after boot a follower may not have applied the
+        // last member's published client URLs yet, and etcdctl, sent to it, would find that member
+        // "unreachable: no available published client urls" although another member says healthy.
         while ContinuousClock.now < deadline {
-            let r = try ChildProcess.run(["etcdctl", "--endpoints", clientURLs.joined(separator: ","), "cluster-health"],
-                                         environment: ["ETCDCTL_API": "2", "PATH": "/usr/bin:/bin"])
-            if r.succeeded && r.stdout.contains("cluster is healthy") { return }
+            let healthy = try clientURLs.allSatisfy { url in
+                let r = try ChildProcess.run(["etcdctl", "--endpoints", url, "cluster-health"],
+                                             environment: ["ETCDCTL_API": "2", "PATH": "/usr/bin:/bin"])
+                return r.succeeded && r.stdout.contains("cluster is healthy")
+            }
+            if healthy { return }
             usleep(200_000)
         }
         throw ChildProcessError(description: "cluster not healthy in \(seconds) s; logs:\n" + logs())
