@@ -39,7 +39,7 @@ struct EngineModel: Sendable {
         self.index = index
         for leaf in leaves {
             guard let value = leaf.value, let parsed = keys.parse(leaf.key) else { continue }
-            set(parsed, key: leaf.key, value: value)
+            record(parsed, key: leaf.key, value: value)
         }
         decodeChanged()
     }
@@ -53,11 +53,11 @@ struct EngineModel: Sendable {
         index = max(index, event.node.modifiedIndex)
         let key = event.node.key
         if event.isRemoval {
-            if !event.node.dir, let parsed = keys.parse(key) { return remove(parsed) }
+            if !event.node.dir, let parsed = keys.parse(key) { return record(parsed, key: key, value: nil) }
             return removeSubtree(key)
         }
         guard !event.node.dir, let value = event.node.value, let parsed = keys.parse(key) else { return false }
-        return set(parsed, key: key, value: value)
+        return record(parsed, key: key, value: value)
     }
 
     /// Whether removing `key` (an event) takes a machine out: such an event must be acted on at once.
@@ -107,16 +107,22 @@ struct EngineModel: Sendable {
 
     // MARK: - Records
 
+    /// Records `value` for the leaf `parsed` (nil: the leaf was removed); returns whether it can change
+    /// a plan.
     @discardableResult
-    private mutating func set(_ parsed: RegistryKey, key: String, value: String) -> Bool {
+    private mutating func record(_ parsed: RegistryKey, key: String, value: String?) -> Bool {
         switch parsed {
         case .machineObject(let id):
-            machineObjects[id] = RegistryContents.machineObject(id, text: value, key: key)
+            machineObjects[id] = value.map { RegistryContents.machineObject(id, text: $0, key: key) }
             sortedMachines = nil
         case .machineMetadata(let id, let name):
-            overrides[id, default: [:]][name] = value
+            if let value { overrides[id, default: [:]][name] = value } else { overrides[id]?[name] = nil }
             sortedMachines = nil
         case .jobObject(let unit):
+            guard let value else {
+                removeObject(of: unit)
+                return true
+            }
             forgetBlobLink(of: unit)
             if jobObjects[unit] == nil { sortedNames = nil }
             do {
@@ -133,27 +139,6 @@ struct EngineModel: Sendable {
         case .jobTarget(let unit): targets[unit] = value
         case .unitBlob(let hash):
             blobs[hash.hex] = value
-            dirty.formUnion(unitsByBlob[hash.hex] ?? [])
-        case .jobHeartbeat, .unitState, .legacyUnitState, .engineLease, .engineVersion: return false
-        }
-        return true
-    }
-
-    private mutating func remove(_ parsed: RegistryKey) -> Bool {
-        switch parsed {
-        case .machineObject(let id):
-            machineObjects[id] = nil
-            sortedMachines = nil
-        case .machineMetadata(let id, let name):
-            overrides[id]?[name] = nil
-            sortedMachines = nil
-        case .jobObject(let unit): removeObject(of: unit)
-        case .jobTargetState(let unit):
-            targetStates[unit] = nil
-            dirty.insert(unit)
-        case .jobTarget(let unit): targets[unit] = nil
-        case .unitBlob(let hash):
-            blobs[hash.hex] = nil
             dirty.formUnion(unitsByBlob[hash.hex] ?? [])
         case .jobHeartbeat, .unitState, .legacyUnitState, .engineLease, .engineVersion: return false
         }

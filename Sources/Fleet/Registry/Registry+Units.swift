@@ -124,14 +124,8 @@ extension Registry {
     /// Unschedules `unit` from `machineID`: deletes `job/<u>/target` only if it still names that
     /// machine (compare-and-delete), so a stale decision cannot undo a newer placement.
     public func unschedule(_ unitName: String, from machineID: String) async throws(RegistryError) {
-        do {
+        try await whileScheduled(unitName, on: machineID, "unschedule unit \(unitName) from machine \(machineID)") {
             try await store.delete(keys.jobTarget(unitName), recursive: false, condition: .prevValue(machineID))
-        } catch StoreClientError.keyNotFound {
-            throw .notScheduled(unit: unitName)
-        } catch StoreClientError.compareFailed {
-            throw .scheduledElsewhere(unit: unitName, expected: machineID)
-        } catch {
-            throw wrap(error, "unschedule unit \(unitName) from machine \(machineID)")
         }
     }
 
@@ -143,14 +137,25 @@ extension Registry {
     public func reschedule(_ unitName: String, from machineID: String, to newMachineID: String)
         async throws(RegistryError)
     {
-        do {
+        try await whileScheduled(unitName, on: machineID, "move unit \(unitName) from machine \(machineID) to \(newMachineID)") {
             try await store.set(keys.jobTarget(unitName), value: newMachineID, ttl: nil, condition: .prevValue(machineID))
+        }
+    }
+
+    /// Runs a write of `job/<u>/target` conditioned on it still naming `machineID`, and turns the
+    /// store's refusals into the registry's: no target is ``RegistryError/notScheduled(unit:)``,
+    /// another machine ``RegistryError/scheduledElsewhere(unit:expected:)``.
+    private func whileScheduled(
+        _ unitName: String, on machineID: String, _ operation: String, _ write: () async throws -> Void
+    ) async throws(RegistryError) {
+        do {
+            try await write()
         } catch StoreClientError.keyNotFound {
             throw .notScheduled(unit: unitName)
         } catch StoreClientError.compareFailed {
             throw .scheduledElsewhere(unit: unitName, expected: machineID)
         } catch {
-            throw wrap(error, "move unit \(unitName) from machine \(machineID) to \(newMachineID)")
+            throw wrap(error, operation)
         }
     }
 
