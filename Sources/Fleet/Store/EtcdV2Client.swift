@@ -134,7 +134,8 @@ public final class EtcdV2Client: StoreClient {
             let endpoint = endpoints[i]
             let stream: HTTPClientStream
             do {
-                stream = try await client.openStream(.GET, endpoint, uri, connectTimeout: timeout, idleTick: watchWindow)
+                stream = try await client.openStream(.GET, endpoint, uri, connectTimeout: timeout, idleTick: watchWindow,
+                                                 headTimeout: timeout)
             } catch {
                 failures.append(String(describing: error))
                 continue

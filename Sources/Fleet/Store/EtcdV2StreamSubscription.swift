@@ -35,8 +35,13 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
     // Consumer-only state (``next()``).
     /// The index after the last event handed out.
     private var nextIndex: UInt64
-    /// Every matching event at or below this index has been fetched (the last stream's `C`).
+    /// Every matching event at or below this index has been fetched (the last stream's `C`, once
+    /// its gap is fetched).
     private var coveredIndex: UInt64 = 0
+    /// While the gap before the current stream is being fetched: the index to fetch from next.
+    private var gapCursor: UInt64?
+    /// The current stream's registration index `C`: the gap ends there, the stream starts after.
+    private var gapEnd: UInt64 = 0
     private var iterator: AsyncThrowingStream<ByteBuffer, Error>.AsyncIterator?
     private var endpoint: HTTPEndpoint?
     /// Decoded events not yet handed out, oldest first (`pendingStart` is the next one).
@@ -61,6 +66,10 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
             if let event = takePending() { return event }
             if iterator == nil {
                 try await register()
+                continue
+            }
+            if let cursor = gapCursor {
+                try await fetchGap(from: cursor)
                 continue
             }
             let chunk: ByteBuffer?
@@ -104,8 +113,8 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
         return nil
     }
 
-    /// Registers the stream from the next write, then fetches the gap since the last event handed
-    /// out with one-shot watches (queued ahead of what the stream brings).
+    /// Registers the stream from the next write (index `C`); the events between the last one handed
+    /// out and `C` are then fetched one by one (``fetchGap(from:)``) before the stream is read.
     private func register() async throws {
         let (stream, endpoint, storeIndex) = try await client.openWatchStream(key, recursive: recursive)
         open.withLock { $0 = stream }
@@ -113,23 +122,44 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
         self.iterator = stream.body.makeAsyncIterator()
         self.endpoint = endpoint
         partial.removeAll()
-        var cursor = max(nextIndex, coveredIndex + 1)
-        var gap: [StoreWatchEvent] = []
-        while cursor <= storeIndex {
-            let event: StoreWatchEvent
-            do {
-                event = try await client.waitForChange(key, recursive: recursive, fromIndex: cursor)
-            } catch {
-                drop()
-                throw error
-            }
-            // The first matching event after the registration: the stream brings it too.
-            if event.node.modifiedIndex > storeIndex { break }
-            gap.append(event)
-            cursor = event.node.modifiedIndex + 1
+        let cursor = max(nextIndex, coveredIndex + 1)
+        gapEnd = storeIndex
+        gapCursor = cursor <= storeIndex ? cursor : nil
+        if gapCursor == nil { coveredIndex = max(coveredIndex, storeIndex) }
+    }
+
+    /// Fetches the next event of the gap with a one-shot watch (the store answers it from its
+    /// history) and queues it, so each is handed out as soon as it is known.
+    ///
+    /// When no matching event is left between `cursor` and `gapEnd`, the watch waits for the next
+    /// matching write, which the stream brings too: then the gap is complete and nothing was missed.
+    /// Collecting the whole gap before handing out any of it would hold back events already
+    /// fetched until some later write (a worker whose stream moved to another member after a
+    /// partition never heard of a unit scheduled to it, because nothing under `job/` followed).
+    private func fetchGap(from cursor: UInt64) async throws {
+        let event: StoreWatchEvent
+        do {
+            event = try await client.waitForChange(key, recursive: recursive, fromIndex: cursor)
+        } catch {
+            drop()
+            throw error
         }
-        coveredIndex = max(coveredIndex, storeIndex)
-        pending.insert(contentsOf: gap, at: pendingStart)
+        guard event.node.modifiedIndex <= gapEnd else {
+            // The first matching event after the registration: the stream brings it.
+            finishGap()
+            return
+        }
+        pending.append(event)
+        if event.node.modifiedIndex < gapEnd {
+            gapCursor = event.node.modifiedIndex + 1
+        } else {
+            finishGap()
+        }
+    }
+
+    private func finishGap() {
+        gapCursor = nil
+        coveredIndex = max(coveredIndex, gapEnd)
     }
 
     /// Splits the stream into lines (a raw newline only ends an event: JSON escapes those inside
@@ -156,5 +186,6 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
         iterator = nil
         endpoint = nil
         partial.removeAll()
+        gapCursor = nil  // the next registration fetches the gap again from `nextIndex`
     }
 }

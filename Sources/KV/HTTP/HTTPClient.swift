@@ -95,7 +95,7 @@ public struct HTTPClientResponse: Sendable {
     public var bodyString: String { String(decoding: body.readableBytesView, as: UTF8.self) }
 }
 
-/// A response whose body is still arriving (``HTTPClient/openStream(_:_:_:headers:body:connectTimeout:idleTick:)``).
+/// A response whose body is still arriving (``HTTPClient/openStream(_:_:_:headers:body:connectTimeout:idleTick:headTimeout:)``).
 public struct HTTPClientStream: Sendable {
     public var head: HTTPResponseHead
     /// Body chunks in order; finishes with the response, throws if the connection fails first.
@@ -217,10 +217,13 @@ public final class HTTPClient: Sendable {
     /// body stream yields an empty buffer (and again after each further quiet period). A consumer of
     /// a long-lived stream (a store watch) uses the tick to check that the server is still there
     /// without giving up the stream, as a partitioned server that never resets the connection would
-    /// otherwise leave it waiting for ever.
+    /// otherwise leave it waiting for ever. `headTimeout`, when given, bounds the wait for the
+    /// response head, for requests a server answers with their head at once (a `stream=true` watch):
+    /// a silent server may still complete the connection (its kernel does) and then never answer.
     public func openStream(
         _ method: HTTPMethod, _ endpoint: HTTPEndpoint, _ uri: String,
-        headers: HTTPHeaders = [:], body: ByteBuffer? = nil, connectTimeout: Double = 10, idleTick: Double? = nil
+        headers: HTTPHeaders = [:], body: ByteBuffer? = nil, connectTimeout: Double = 10, idleTick: Double? = nil,
+        headTimeout: Double? = nil
     ) async throws -> HTTPClientStream {
         let (channel, _) = try await connection(to: endpoint, timeout: connectTimeout, pooled: false)
         if let idleTick {
@@ -233,6 +236,15 @@ public final class HTTPClient: Sendable {
         let request = PendingRequest(head: makeHead(method, endpoint, uri, headers, body), body: body,
                                      consumer: .stream(headPromise, continuation), endpoint: endpoint,
                                      limit: Int.max)
+        if let headTimeout {
+            let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(headTimeout * 1e9))) {
+                let failure = HTTPClientError.timedOut(endpoint, seconds: headTimeout)
+                headPromise.fail(failure)
+                continuation.finish(throwing: failure)
+                channel.close(promise: nil)
+            }
+            headPromise.futureResult.whenComplete { _ in timer.cancel() }
+        }
         channel.writeAndFlush(request).whenFailure { error in
             let failure = HTTPClientError.tlsFailure(error, endpoint) ?? HTTPClientError.connectionClosed(endpoint)
             headPromise.fail(failure)
@@ -399,7 +411,7 @@ final class HTTPClientHandler: ChannelDuplexHandler {
         }
     }
 
-    /// An idle tick (``HTTPClient/openStream(_:_:_:headers:body:connectTimeout:idleTick:)``) becomes an
+    /// An idle tick (``HTTPClient/openStream(_:_:_:headers:body:connectTimeout:idleTick:headTimeout:)``) becomes an
     /// empty chunk on the body stream being received.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read,

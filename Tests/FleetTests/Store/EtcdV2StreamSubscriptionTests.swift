@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import Testing
 import TestSupport
 @testable import Fleet
@@ -17,6 +18,19 @@ import TestSupport
         guard case .tcp(let host, let port) = server.boundAddress else { throw HTTPClientError.connectionClosed(.unix(path: "?")) }
         let client = EtcdV2Client(endpoints: [.tcp(host: host, port: port)], timeout: 5, watchWindow: 2)
         return (backend, server, client)
+    }
+
+    /// `body`'s value, or nil if it throws or takes longer than `seconds` (then left running).
+    static func within<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T?) async -> T? {
+        let first = FirstAnswer<T>()
+        return await withCheckedContinuation { continuation in
+            first.wait(continuation)
+            Task { first.answer((try? await body()) ?? nil) }
+            Task {
+                try? await Task.sleep(for: .seconds(seconds))
+                first.answer(nil)
+            }
+        }
     }
 
     static func take(_ n: Int, from s: any StoreWatchSubscription) async throws -> [StoreWatchEvent] {
@@ -77,6 +91,22 @@ import TestSupport
         try await Self.checkGapless(client, prefix: "/stream")
     }
 
+    /// Events of the gap are handed out as soon as they are fetched, even when writes to other keys
+    /// follow them and no later matching write comes to end the gap.
+    @Test func gapEventsArriveWithoutALaterMatchingWrite() async throws {
+        let (_, server, client) = try await Self.ourServer()
+        let first = try await client.set("/gap/a", value: "0").modifiedIndex
+        let second = try await client.set("/gap/b", value: "1").modifiedIndex
+        try await client.set("/elsewhere/x", value: "2")
+        let sub = try client.subscribe("/gap", recursive: true, fromIndex: first)
+        let seen = await Self.within(20) { try await Self.take(2, from: sub).map(\.node.modifiedIndex) }
+        #expect(seen == [first, second], "the gap's events were held back until a later write")
+        let after = try await client.set("/gap/c", value: "3").modifiedIndex
+        #expect(await Self.within(20) { try await sub.next()?.node.modifiedIndex } == after)
+        sub.cancel()
+        await server.shutdown()
+    }
+
     /// Events the history no longer holds are reported, never skipped.
     @Test func reportsHistoryClearedWhenTheGapIsGone() async throws {
         let (_, server, client) = try await Self.ourServer()
@@ -110,5 +140,48 @@ import TestSupport
         stream.close()
         await #expect(throws: (any Error).self) { while try await iterator.next() != nil {} }
         await server.shutdown()
+    }
+
+    /// A stream whose endpoint goes silent (partitioned or stopped: no reset, no answer, new
+    /// connections complete but are never answered) is registered again on an endpoint that
+    /// answers, and the events written meanwhile arrive. Found by `FleetFaultTests`: a worker whose
+    /// `job/` stream was on the cut-off member never heard of a unit scheduled to it.
+    @Test func subscriptionLeavesAnEndpointThatWentSilent() async throws {
+        let (_, server, direct) = try await Self.ourServer()
+        guard case .tcp(let host, let port) = server.boundAddress else { return }
+        let proxy = try PausableTCPProxy(targetPort: port)
+        defer { proxy.close() }
+        let client = EtcdV2Client(endpoints: [.tcp(host: "127.0.0.1", port: proxy.port), .tcp(host: host, port: port)],
+                                  timeout: 1, watchWindow: 1)
+        let start = try await direct.set("/silent/k", value: "0").modifiedIndex
+        let sub = try client.subscribe("/silent", recursive: true, fromIndex: start + 1)
+        let waiting = Task { try await sub.next() }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await direct.set("/silent/k", value: "through the proxy")
+        #expect(try await waiting.value?.node.value == "through the proxy")
+        proxy.pause()
+        try await Task.sleep(for: .milliseconds(200))  // the proxy's threads notice
+        _ = try await direct.set("/silent/k", value: "while silent")
+        // Writes elsewhere follow: the gap fetched on the new endpoint ends below the store index.
+        try await direct.set("/elsewhere/k", value: "x")
+        // A stuck `next()` cannot be cancelled: fail after a bound instead of hanging the run.
+        let moved = await Self.within(30) { try await sub.next()?.node.value }
+        #expect(moved == "while silent", "the stream stayed on the silent endpoint or held its gap back")
+        _ = try await direct.set("/silent/k", value: "after")
+        #expect(await Self.within(30) { try await sub.next()?.node.value } == "after")
+        sub.cancel()
+        await server.shutdown()
+    }
+}
+
+/// Resumes a continuation with the first answer given; later answers are dropped.
+private final class FirstAnswer<T: Sendable>: Sendable {
+    private let slot = Mutex<CheckedContinuation<T?, Never>?>(nil)
+    func wait(_ continuation: CheckedContinuation<T?, Never>) { slot.withLock { $0 = continuation } }
+    func answer(_ value: T?) {
+        slot.withLock { waiting in
+            waiting?.resume(returning: value)
+            waiting = nil
+        }
     }
 }
