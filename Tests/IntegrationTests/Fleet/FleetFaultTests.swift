@@ -12,7 +12,9 @@ import TestSupport
 ///   heals, the cut-off machine stops its copy and exactly one runs;
 /// - an engine leader cut off from the store schedules nothing: the majority's engine schedules a
 ///   unit submitted meanwhile, and after healing the old leader does not move it;
-/// - a KV member cut off from its peers (not the KV leader) stops and moves nothing.
+/// - a KV member cut off from its peers (not the KV leader) stops and moves nothing;
+/// - a worker whose first store endpoint is cut off still hears of a unit scheduled to it (its agent's
+///   watch stream moves to a member that answers).
 @Suite(.serialized) struct FleetFaultTests {
     typealias Cluster = FleetClusterTests.Cluster
 
@@ -52,6 +54,28 @@ import TestSupport
         defer { bed.shutdown() }
         let c = Cluster(bed: bed)
         let ttl = 4.0 // machine_ttl default (docs/daemon.md)
+
+        // (w) The worker's first store endpoint (machine 1: its fleetd reaches the store over HTTP, trying
+        // machines 1, 2, 3 in turn) cut off, silently: the agent's `job/` stream sat on it and never saw
+        // a unit scheduled to the worker (the CI failure of 2026-11-24). Submitted through machine 2.
+        let first = bed.machines[0]
+        let submitter = bed.machines[1]
+        try bed.cut(first)
+        let firstCutAt = ContinuousClock.now
+        try c.writeUnit("pinned.service", "[Service]\nExecStart=/bin/sleep infinity\n[X-Fleet]\nMachineMetadata=role=worker\n",
+                        on: submitter)
+        var pinned = try c.fleetctl(["start", "--no-block", "/root/units/pinned.service"], on: submitter)
+        for _ in 0..<10 where !pinned.succeeded {
+            usleep(1_000_000) // the store may be electing a KV leader if machine 1 held it
+            pinned = try c.fleetctl(["start", "--no-block", "/root/units/pinned.service"], on: submitter)
+        }
+        #expect(pinned.succeeded, "\(pinned)")
+        #expect(FleetClusterTests.eventually(90) { c.systemdActive("pinned.service", on: c.worker) },
+                "the worker started pinned.service while machine 1 was cut off: running on \(Self.runningOn("pinned.service", c))")
+        print("machine 1 cut off: pinned.service running on the worker after \(ContinuousClock.now - firstCutAt)")
+        try bed.restore(first)
+        #expect(FleetClusterTests.eventually(30) { (try? c.fleetctl(["list-machines", "--no-legend"], on: submitter).stdout
+            .split(separator: "\n").count) == 4 }, "machine 1 registered again")
 
         // (a) A machine cut off from every KV member for longer than machine_ttl.
         try c.writeUnit("cutoff.service", "[Service]\nExecStart=/bin/sleep infinity\n")
