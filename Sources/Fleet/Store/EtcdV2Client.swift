@@ -3,6 +3,7 @@ import KV
 import NIOCore
 import NIOConcurrencyHelpers
 import NIOHTTP1
+import Synchronization
 
 /// `StoreClient` over the etcd v2 HTTP API: our KV members or a real etcd (3.4 with --enable-v2).
 ///
@@ -14,6 +15,9 @@ public final class EtcdV2Client: StoreClient {
     let timeout: Double
     let watchWindow: Double
     private let preferred = NIOLockedIndex()
+    /// What to do when an endpoint is found failing, per endpoint: the open watch streams on it close,
+    /// so their subscriptions register again elsewhere at once rather than at their next idle check.
+    private let failureActions = Mutex<[HTTPEndpoint: [ObjectIdentifier: @Sendable () -> Void]]>([:])
 
     /// `timeout` bounds each ordinary request. A watch waits as long as the store takes, but one
     /// long poll lasts at most `watchWindow`: then the client checks that an endpoint answers (moving
@@ -100,7 +104,7 @@ public final class EtcdV2Client: StoreClient {
         while true {
             let body: ByteBuffer?
             do {
-                (body, _) = try await request(.GET, key, query: query, timeout: watchWindow, missingIsNil: false, oneEndpoint: true)
+                (body, _) = try await request(.GET, key, query: query, timeout: watchWindow, missingIsNil: false, longPoll: true)
             } catch StoreClientError.unavailable {
                 // Quiet for a whole window, or the endpoint is gone: a short read (which moves on
                 // to an endpoint that answers, or throws if none does), then watch again.
@@ -120,17 +124,23 @@ public final class EtcdV2Client: StoreClient {
         EtcdV2StreamSubscription(client: self, key: key, recursive: recursive, fromIndex: index)
     }
 
-    /// Registers a `stream=true` watch of `key` from the next write on, trying endpoints in turn.
-    /// Returns the open stream, the endpoint serving it and the store index at registration
-    /// (`X-Etcd-Index`): every later matching event arrives on the stream.
-    func openWatchStream(_ key: String, recursive: Bool) async throws -> (HTTPClientStream, HTTPEndpoint, UInt64) {
+    /// Registers a `stream=true` watch of `key` from the next write on, trying endpoints in turn
+    /// (`avoiding`, an endpoint just found unhealthy, last). Returns the open stream, the endpoint
+    /// serving it and the store index at registration (`X-Etcd-Index`): every later matching event
+    /// arrives on the stream.
+    func openWatchStream(_ key: String, recursive: Bool, avoiding: HTTPEndpoint? = nil)
+        async throws -> (HTTPClientStream, HTTPEndpoint, UInt64)
+    {
         var query: [(String, String)] = [("wait", "true"), ("stream", "true")]
         if recursive { query.append(("recursive", "true")) }
         let uri = keysURI(key, query)
         var failures: [String] = []
         let start = preferred.value
-        for attempt in 0..<endpoints.count {
-            let i = (start + attempt) % endpoints.count
+        var order = (0..<endpoints.count).map { (start + $0) % endpoints.count }
+        if let avoiding, let at = order.firstIndex(where: { endpoints[$0] == avoiding }) {
+            order.append(order.remove(at: at))
+        }
+        for i in order {
             let endpoint = endpoints[i]
             let stream: HTTPClientStream
             do {
@@ -138,6 +148,7 @@ public final class EtcdV2Client: StoreClient {
                                                  headTimeout: timeout)
             } catch {
                 failures.append(String(describing: error))
+                reportFailure(endpoint)
                 continue
             }
             preferred.value = i
@@ -154,10 +165,40 @@ public final class EtcdV2Client: StoreClient {
         throw StoreClientError.unavailable(failures)
     }
 
-    /// Whether `endpoint` still answers (a quick `GET /version`).
+    /// Whether `endpoint` is a healthy member: `GET /health` answers 200, which both our members and
+    /// etcd do only while they have a leader (ours after a quorum read). A member partitioned from its
+    /// peers still answers other reads, from a store that no longer changes: a watch on it would
+    /// wait for ever. An endpoint found unhealthy is reported (``reportFailure(_:)``).
     func answers(_ endpoint: HTTPEndpoint) async -> Bool {
-        guard let response = try? await client.execute(.GET, endpoint, "/version", timeout: timeout) else { return false }
-        return response.status.code < 500
+        let response = try? await client.execute(.GET, endpoint, "/health", timeout: timeout)
+        guard let response, response.status.code < 300 else {
+            reportFailure(endpoint)
+            return false
+        }
+        return true
+    }
+
+    /// Runs `action` (once) when a request finds `endpoint` failing: no answer within the timeout,
+    /// connection refused or reset, or an unhealthy ``answers(_:)``. Replaces the action registered
+    /// under `id` before.
+    func onFailure(of endpoint: HTTPEndpoint, id: ObjectIdentifier, _ action: @escaping @Sendable () -> Void) {
+        failureActions.withLock { actions in
+            for key in actions.keys { actions[key]?[id] = nil }
+            actions[endpoint, default: [:]][id] = action
+        }
+    }
+
+    /// Forgets the action registered under `id`.
+    func forgetFailureAction(id: ObjectIdentifier) {
+        failureActions.withLock { actions in
+            for key in actions.keys { actions[key]?[id] = nil }
+        }
+    }
+
+    /// Runs (and forgets) every action waiting for `endpoint` to fail.
+    func reportFailure(_ endpoint: HTTPEndpoint) {
+        guard let due = failureActions.withLock({ $0.removeValue(forKey: endpoint) }) else { return }
+        for action in due.values { action() }
     }
 
     // MARK: - HTTP
@@ -190,9 +231,11 @@ public final class EtcdV2Client: StoreClient {
     }
 
     /// As `request`, but with `missingIsNil` a "key not found" answer is a nil body (with the index).
+    /// A `longPoll` (a one-shot watch) goes to one endpoint only, and its timeout means the store was
+    /// quiet, not that the endpoint failed.
     private func request(_ method: HTTPMethod, _ key: String, query: [(String, String)] = [],
                          form: [(String, String)]? = nil, timeout: Double? = nil,
-                         missingIsNil: Bool, oneEndpoint: Bool = false) async throws -> (ByteBuffer?, UInt64) {
+                         missingIsNil: Bool, longPoll: Bool = false) async throws -> (ByteBuffer?, UInt64) {
         let uri = keysURI(key, query)
         var headers = HTTPHeaders()
         var body: ByteBuffer?
@@ -202,7 +245,7 @@ public final class EtcdV2Client: StoreClient {
         }
         var failures: [String] = []
         let start = preferred.value
-        for attempt in 0..<(oneEndpoint ? 1 : endpoints.count) {
+        for attempt in 0..<(longPoll ? 1 : endpoints.count) {
             let i = (start + attempt) % endpoints.count
             let endpoint = endpoints[i]
             let response: HTTPClientResponse
@@ -211,6 +254,8 @@ public final class EtcdV2Client: StoreClient {
                                                     timeout: timeout ?? self.timeout)
             } catch {
                 failures.append(String(describing: error))
+                // A long poll that times out only found the store quiet.
+                if !longPoll { reportFailure(endpoint) }
                 continue
             }
             preferred.value = i

@@ -1,5 +1,6 @@
 import Foundation
 import KV
+import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
@@ -19,9 +20,11 @@ import Synchronization
 /// or the connection fails, the same is done again, on another endpoint if need be; events the
 /// history no longer holds surface as ``StoreClientError/historyCleared(currentIndex:)``.
 ///
-/// Silence: after the client's watch window without a byte, the endpoint is asked whether it still
-/// answers; if not (a partitioned member that never resets the connection) the stream is dropped
-/// and registered again elsewhere.
+/// Failure: when any request of the client finds the stream's endpoint failing (no answer within its
+/// timeout, refused, reset) the stream is closed and registered again, that endpoint tried last. And
+/// after the client's watch window without a byte the endpoint is asked whether it is healthy
+/// (``EtcdV2Client/answers(_:)``): a member killed or partitioned without a reset, or one cut off from
+/// its peers that still answers from a store that no longer changes, is left the same way.
 ///
 /// One consumer at a time calls ``next()``; ``cancel()`` may come from any task.
 final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendable {
@@ -31,6 +34,8 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
     private let cancelled = Atomic<Bool>(false)
     /// The open stream, so ``cancel()`` can close it from another task.
     private let open = Mutex<HTTPClientStream?>(nil)
+    /// An endpoint found failing while it served the stream: the next registration tries it last.
+    private let failed = NIOLockedValueBox<HTTPEndpoint?>(nil)
 
     // Consumer-only state (``next()``).
     /// The index after the last event handed out.
@@ -56,6 +61,8 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
         self.recursive = recursive
         self.nextIndex = max(fromIndex, 1)
     }
+
+    deinit { client.forgetFailureAction(id: ObjectIdentifier(self)) }
 
     func next() async throws -> StoreWatchEvent? {
         while true {
@@ -84,7 +91,8 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
                 continue
             }
             if chunk.readableBytes == 0 {
-                // An idle tick: keep the stream while its endpoint answers.
+                // An idle tick: keep the stream while its endpoint is healthy (else ``answers(_:)``
+                // reports it, which closes the stream: the next registration tries it last).
                 if let endpoint, await !client.answers(endpoint) { drop() }
                 continue
             }
@@ -95,6 +103,7 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
     func cancel() {
         cancelled.store(true, ordering: .releasing)
         open.withLock { $0 }?.close()
+        client.forgetFailureAction(id: ObjectIdentifier(self))
     }
 
     /// The next pending event not already handed out, advancing `nextIndex`.
@@ -116,9 +125,19 @@ final class EtcdV2StreamSubscription: StoreWatchSubscription, @unchecked Sendabl
     /// Registers the stream from the next write (index `C`); the events between the last one handed
     /// out and `C` are then fetched one by one (``fetchGap(from:)``) before the stream is read.
     private func register() async throws {
-        let (stream, endpoint, storeIndex) = try await client.openWatchStream(key, recursive: recursive)
+        let avoid = failed.withLockedValue { endpoint in
+            defer { endpoint = nil }
+            return endpoint
+        }
+        let (stream, endpoint, storeIndex) = try await client.openWatchStream(key, recursive: recursive, avoiding: avoid)
         open.withLock { $0 = stream }
         if cancelled.load(ordering: .acquiring) { stream.close() }
+        // Another request finding this endpoint failing (e.g. the heartbeat, every second or so)
+        // ends the stream at once; the idle tick alone would take the client's watch window.
+        client.onFailure(of: endpoint, id: ObjectIdentifier(self)) { [failed] in
+            failed.withLockedValue { $0 = endpoint }
+            stream.close()
+        }
         self.iterator = stream.body.makeAsyncIterator()
         self.endpoint = endpoint
         partial.removeAll()

@@ -172,6 +172,73 @@ import TestSupport
         sub.cancel()
         await server.shutdown()
     }
+
+    /// Another request of the same client finding the stream's endpoint failing (as the heartbeat
+    /// does every second or so) moves the stream at once, long before its idle check (60 s here).
+    @Test func subscriptionMovesWhenAnotherRequestFindsItsEndpointFailing() async throws {
+        let (_, server, direct) = try await Self.ourServer()
+        guard case .tcp(let host, let port) = server.boundAddress else { return }
+        let proxy = try PausableTCPProxy(targetPort: port)
+        defer { proxy.close() }
+        let client = EtcdV2Client(endpoints: [.tcp(host: "127.0.0.1", port: proxy.port), .tcp(host: host, port: port)],
+                                  timeout: 1, watchWindow: 60)
+        let start = try await direct.set("/failing/k", value: "0").modifiedIndex
+        let sub = try client.subscribe("/failing", recursive: true, fromIndex: start + 1)
+        let waiting = Task { try await sub.next() }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await direct.set("/failing/k", value: "through the proxy")
+        #expect(try await waiting.value?.node.value == "through the proxy")
+        proxy.pause()
+        try await Task.sleep(for: .milliseconds(200))  // the proxy's threads notice
+        _ = try await direct.set("/failing/k", value: "while failing")
+        try await direct.set("/elsewhere/k", value: "x")
+        // An ordinary read through the client: it times out on the proxy (1 s), then answers directly.
+        _ = try await client.get("/elsewhere/k", recursive: false, quorum: false)
+        let moved = await Self.within(20) { try await sub.next()?.node.value }
+        #expect(moved == "while failing", "the stream stayed on the endpoint the read found failing")
+        sub.cancel()
+        await server.shutdown()
+    }
+
+    /// A member cut off from its peers answers reads from a store that no longer changes, and its
+    /// `/health` says so (503). The stream leaves it at its idle check and registers on a healthy
+    /// member, although the client's other requests keep going to the unhealthy one first.
+    @Test func subscriptionLeavesAnUnhealthyMember() async throws {
+        let (_, healthy, direct) = try await Self.ourServer()
+        let stale = UnreplicatedBackend(name: "stale", peerURLs: ["http://127.0.0.1:1"], clientURLs: [])
+        let sick = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
+                                              responder: UnhealthyMember(inner: ClientAPI(backend: stale)))
+        guard case .tcp(let host, let port) = healthy.boundAddress, case .tcp(let sickHost, let sickPort) = sick.boundAddress
+        else { return }
+        let client = EtcdV2Client(endpoints: [.tcp(host: sickHost, port: sickPort), .tcp(host: host, port: port)],
+                                  timeout: 1, watchWindow: 1)
+        let start = try await direct.set("/cut/k", value: "0").modifiedIndex
+        let sub = try client.subscribe("/cut", recursive: true, fromIndex: start + 1)
+        let waiting = Task { try await sub.next()?.node.value }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await direct.set("/cut/k", value: "on the healthy member")
+        try await direct.set("/elsewhere/k", value: "x")
+        let moved = await Self.within(20) { try await waiting.value }
+        #expect(moved == "on the healthy member", "the stream stayed on the member that reported itself unhealthy")
+        sub.cancel()
+        await sick.shutdown()
+        await healthy.shutdown()
+    }
+}
+
+/// A member whose `/health` answers 503 (cut off from its peers) while it still serves reads.
+private struct UnhealthyMember: HTTPResponder {
+    let inner: ClientAPI
+    func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
+        request.rawPath == "/health" ? nil : inner.respondImmediately(to: request)
+    }
+    func respond(to request: HTTPRequest) async -> HTTPResponse {
+        guard request.rawPath != "/health" else {
+            return HTTPResponse(status: .serviceUnavailable, contentType: "text/plain; charset=utf-8",
+                                text: #"{"health":"false"}"#)
+        }
+        return await inner.respond(to: request)
+    }
 }
 
 /// Resumes a continuation with the first answer given; later answers are dropped.
