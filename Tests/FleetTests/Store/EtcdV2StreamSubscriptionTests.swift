@@ -147,57 +147,54 @@ import TestSupport
     /// answers, and the events written meanwhile arrive. Found by `FleetFaultTests`: a worker whose
     /// `job/` stream was on the cut-off member never heard of a unit scheduled to it.
     @Test func subscriptionLeavesAnEndpointThatWentSilent() async throws {
-        let (_, server, direct) = try await Self.ourServer()
-        guard case .tcp(let host, let port) = server.boundAddress else { return }
-        let proxy = try PausableTCPProxy(targetPort: port)
-        defer { proxy.close() }
-        let client = EtcdV2Client(endpoints: [.tcp(host: "127.0.0.1", port: proxy.port), .tcp(host: host, port: port)],
-                                  timeout: 1, watchWindow: 1)
-        let start = try await direct.set("/silent/k", value: "0").modifiedIndex
-        let sub = try client.subscribe("/silent", recursive: true, fromIndex: start + 1)
-        let waiting = Task { try await sub.next() }
-        try await Task.sleep(for: .milliseconds(300))
-        _ = try await direct.set("/silent/k", value: "through the proxy")
-        #expect(try await waiting.value?.node.value == "through the proxy")
-        proxy.pause()
-        try await Task.sleep(for: .milliseconds(200))  // the proxy's threads notice
-        _ = try await direct.set("/silent/k", value: "while silent")
-        // Writes elsewhere follow: the gap fetched on the new endpoint ends below the store index.
-        try await direct.set("/elsewhere/k", value: "x")
+        let t = try await Self.streamThenPauseProxy("/silent", watchWindow: 1)
+        defer { t.proxy.close() }
         // A stuck `next()` cannot be cancelled: fail after a bound instead of hanging the run.
-        let moved = await Self.within(30) { try await sub.next()?.node.value }
-        #expect(moved == "while silent", "the stream stayed on the silent endpoint or held its gap back")
-        _ = try await direct.set("/silent/k", value: "after")
-        #expect(await Self.within(30) { try await sub.next()?.node.value } == "after")
-        sub.cancel()
-        await server.shutdown()
+        let moved = await Self.within(30) { try await t.sub.next()?.node.value }
+        #expect(moved == "while paused", "the stream stayed on the silent endpoint or held its gap back")
+        _ = try await t.direct.set("/silent/k", value: "after")
+        #expect(await Self.within(30) { try await t.sub.next()?.node.value } == "after")
+        t.sub.cancel()
+        await t.server.shutdown()
     }
 
     /// Another request of the same client finding the stream's endpoint failing (as the heartbeat
     /// does every second or so) moves the stream at once, long before its idle check (60 s here).
     @Test func subscriptionMovesWhenAnotherRequestFindsItsEndpointFailing() async throws {
-        let (_, server, direct) = try await Self.ourServer()
-        guard case .tcp(let host, let port) = server.boundAddress else { return }
+        let t = try await Self.streamThenPauseProxy("/failing", watchWindow: 60)
+        defer { t.proxy.close() }
+        // An ordinary read through the client: it times out on the proxy (1 s), then answers directly.
+        _ = try await t.client.get("/elsewhere/k", recursive: false, quorum: false)
+        let moved = await Self.within(20) { try await t.sub.next()?.node.value }
+        #expect(moved == "while paused", "the stream stayed on the endpoint the read found failing")
+        t.sub.cancel()
+        await t.server.shutdown()
+    }
+
+    /// A subscription of `prefix` through a client (1 s timeout) whose first endpoint is a pausable
+    /// proxy to our member: one event arrives through the proxy, then the proxy is paused (silent:
+    /// no reset, no answer) and `<prefix>/k = "while paused"` is written directly, followed by a write
+    /// elsewhere (so the gap fetched on the other endpoint ends below the store index).
+    static func streamThenPauseProxy(_ prefix: String, watchWindow: Double) async throws
+        -> (sub: any StoreWatchSubscription, client: EtcdV2Client, direct: EtcdV2Client, server: HTTPServer,
+            proxy: PausableTCPProxy)
+    {
+        let (_, server, direct) = try await ourServer()
+        guard case .tcp(let host, let port) = server.boundAddress else { throw HTTPClientError.connectionClosed(.unix(path: "?")) }
         let proxy = try PausableTCPProxy(targetPort: port)
-        defer { proxy.close() }
         let client = EtcdV2Client(endpoints: [.tcp(host: "127.0.0.1", port: proxy.port), .tcp(host: host, port: port)],
-                                  timeout: 1, watchWindow: 60)
-        let start = try await direct.set("/failing/k", value: "0").modifiedIndex
-        let sub = try client.subscribe("/failing", recursive: true, fromIndex: start + 1)
+                                  timeout: 1, watchWindow: watchWindow)
+        let start = try await direct.set("\(prefix)/k", value: "0").modifiedIndex
+        let sub = try client.subscribe(prefix, recursive: true, fromIndex: start + 1)
         let waiting = Task { try await sub.next() }
         try await Task.sleep(for: .milliseconds(300))
-        _ = try await direct.set("/failing/k", value: "through the proxy")
+        _ = try await direct.set("\(prefix)/k", value: "through the proxy")
         #expect(try await waiting.value?.node.value == "through the proxy")
         proxy.pause()
         try await Task.sleep(for: .milliseconds(200))  // the proxy's threads notice
-        _ = try await direct.set("/failing/k", value: "while failing")
+        _ = try await direct.set("\(prefix)/k", value: "while paused")
         try await direct.set("/elsewhere/k", value: "x")
-        // An ordinary read through the client: it times out on the proxy (1 s), then answers directly.
-        _ = try await client.get("/elsewhere/k", recursive: false, quorum: false)
-        let moved = await Self.within(20) { try await sub.next()?.node.value }
-        #expect(moved == "while failing", "the stream stayed on the endpoint the read found failing")
-        sub.cancel()
-        await server.shutdown()
+        return (sub, client, direct, server, proxy)
     }
 
     /// A member cut off from its peers answers reads from a store that no longer changes, and its
