@@ -70,11 +70,20 @@ struct UnitStateChecks: Sendable {
     }
 
     /// systemd no longer runs the unit on any machine where it has a state (stop half of restart).
+    /// With its machine known, a state from that machine must be there and say so: no state at all
+    /// is no evidence (a read served by a member that has not applied the machine's report yet, right
+    /// after a fail-over), and taking it for "stopped" let restart set `launched` again before the
+    /// agent ever saw `loaded`, so nothing was restarted.
     func systemdStopped(_ name: String, machineID: String?) -> StateWaiter.Goal {
         StateWaiter.Goal(unit: name, state: "stopped") { () async throws(CLIError) -> StateWaiter.Status in
-            let running = try await states(name, machineID: machineID)
-                .filter { Self.runningStates.contains($0.systemdActiveState) }
-            guard let first = running.first else { return .done(nil) }
+            let states = try await states(name, machineID: machineID)
+            if let machineID, states.isEmpty {
+                let label = try await machineLabel()
+                return .waiting("no state reported by \(label.label(machineID)) yet")
+            }
+            guard let first = states.first(where: { Self.runningStates.contains($0.systemdActiveState) }) else {
+                return .done(nil)
+            }
             let label = try await machineLabel()
             return .waiting("\(first.systemdActiveState) on \(label.label(first.machineID))")
         }

@@ -18,6 +18,8 @@ actor FakeFleetCluster: FleetAPI {
     var stored: [String: Stored] = [:]
     /// Reads before a desired-state change shows (engine + agent latency).
     var convergeAfter = 2
+    /// State reads still to come that show no state at all (served by a member that lags behind).
+    var unreportedReads = 0
     /// Units the engine can never place.
     var unschedulable: Set<String> = []
     /// Units systemd fails to start.
@@ -53,6 +55,7 @@ actor FakeFleetCluster: FleetAPI {
     func set(failing names: Set<String>) { failing = names }
     func set(unreachable value: Bool) { unreachable = value }
     func set(convergeAfter reads: Int) { convergeAfter = reads }
+    func set(unreportedReads reads: Int) { unreportedReads = reads }
     func set(journal lines: [String]) { journalLines = lines }
     func set(refusingCreate names: Set<String>) { refusingCreate = names }
     func set(latency value: Duration) { latency = value }
@@ -184,6 +187,10 @@ actor FakeFleetCluster: FleetAPI {
         await roundTrip("states")
         try check()
         tick()
+        if unreportedReads > 0 {
+            unreportedReads -= 1
+            return []
+        }
         var states: [APIUnitState] = []
         for (name, s) in stored where unitName == nil || unitName == name {
             for (id, active) in s.systemd where machineID == nil || machineID == id {

@@ -180,6 +180,17 @@ import Testing
         #expect(console.out == "Unit hello.service launched on \(label)\n")
     }
 
+    /// A state read that shows nothing (a lagging member right after a fail-over) is not taken for
+    /// "stopped": restart waits for its machine's report, so the unit really restarts.
+    @Test func restartWaitsForTheMachinesReportBeforeStartingAgain() async throws {
+        let (cluster, _, commands) = fixture()
+        try await cluster.seed("hello.service", text: Self.hello, desired: "launched")
+        #expect(await cluster.systemdStarts["hello.service"] == 1)
+        await cluster.set(unreportedReads: 2)
+        #expect(try await commands.restart(["hello"], attempts: 0) == .success)
+        #expect(await cluster.systemdStarts["hello.service"] == 2, "restart set launched again before anything stopped")
+    }
+
     @Test func restartGlobalUnitRestartsEveryMachine() async throws {
         let (cluster, console, commands) = fixture()
         try await cluster.seed("monitor.service", text: Self.monitor, desired: "launched")
