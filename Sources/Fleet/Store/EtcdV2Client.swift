@@ -106,8 +106,12 @@ public final class EtcdV2Client: StoreClient {
             do {
                 (body, _) = try await request(.GET, key, query: query, timeout: watchWindow, missingIsNil: false, longPoll: true)
             } catch StoreClientError.unavailable {
-                // Quiet for a whole window, or the endpoint is gone: a short read (which moves on
-                // to an endpoint that answers, or throws if none does), then watch again.
+                // Quiet for a whole window, or the endpoint is gone. A member that is not healthy
+                // (cut off from its peers, it still answers from a store that no longer changes) is
+                // left for the next endpoint; then a short read (which moves on to an endpoint that
+                // answers, or throws if none does), and watch again.
+                let watched = preferred.value
+                if await !answers(endpoints[watched]) { preferred.advance(from: watched, count: endpoints.count) }
                 _ = try await request(.GET, "/", missingIsNil: true)
                 continue
             }
@@ -307,5 +311,10 @@ final class NIOLockedIndex: Sendable {
     var value: Int {
         get { box.withLockedValue { $0 } }
         set { box.withLockedValue { $0 = newValue } }
+    }
+
+    /// Moves on to the endpoint after `index`, unless another request moved it already.
+    func advance(from index: Int, count: Int) {
+        box.withLockedValue { if $0 == index { $0 = (index + 1) % count } }
     }
 }

@@ -125,10 +125,10 @@ import TestSupport
         let reader = Task {
             for try await chunk in body { received.append(String(buffer: chunk)) }
         }
-        var pushes = 0
-        while !received.text.contains("pushed line\n"), pushes < 500 {
+        // Pushed until it arrives (a line pushed before the relay follows is not sent), for at most 30 s.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !received.text.contains("pushed line\n"), ContinuousClock.now < deadline {
             if remote.followerCount > 0 { remote.push("pushed line") }
-            pushes += 1
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(received.text.hasPrefix("m2 hello.service line 0\n"))

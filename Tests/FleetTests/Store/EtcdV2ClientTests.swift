@@ -69,6 +69,20 @@ import TestSupport
         #expect(outcome == "seen", "the watch did not leave the silent endpoint")
     }
 
+    /// A one-shot watch on a member cut off from its peers (it answers, from a store that no longer
+    /// changes, and its `/health` is 503) moves to a healthy member after a watch window.
+    @Test func watchLeavesAnUnhealthyMember() async throws {
+        let (client, direct, shutdown) = try await EtcdV2StreamSubscriptionTests.unhealthyThenHealthy()
+        let start = try await direct.set("/unhealthy/before", value: "x").modifiedIndex
+        let watch = Task { try await client.waitForChange("/unhealthy/key", recursive: false, fromIndex: start + 1).node.value }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await direct.set("/unhealthy/key", value: "seen")
+        let outcome = await EtcdV2StreamSubscriptionTests.within(20) { try await watch.value }
+        watch.cancel()
+        #expect(outcome == "seen", "the watch stayed on the member that reported itself unhealthy")
+        await shutdown()
+    }
+
     /// fleet's etcd_cafile / etcd_certfile / etcd_keyfile against an etcd that requires client
     /// certificates: the whole store contract (watches included) over TLS.
     @Test func contractOverTLSAgainstRealEtcd() async throws {

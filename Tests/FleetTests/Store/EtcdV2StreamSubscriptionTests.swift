@@ -124,11 +124,13 @@ import TestSupport
         let (_, server, client) = try await Self.ourServer()
         let http = HTTPClient()
         guard case .tcp(let host, let port) = server.boundAddress else { return }
+        // Taken before the stream opens: its ticks count from then, and a loaded machine may take a
+        // while to hand over the open stream.
+        let started = ContinuousClock.now
         let stream = try await http.openStream(.GET, .tcp(host: host, port: port),
                                                "/v2/keys/quiet?wait=true&stream=true", idleTick: 0.2)
         #expect(stream.head.status == .ok)
         var iterator = stream.body.makeAsyncIterator()
-        let started = ContinuousClock.now
         #expect(try await iterator.next()?.readableBytes == 0)
         #expect(try await iterator.next()?.readableBytes == 0)
         #expect(ContinuousClock.now - started >= .milliseconds(300))
@@ -201,30 +203,41 @@ import TestSupport
     /// `/health` says so (503). The stream leaves it at its idle check and registers on a healthy
     /// member, although the client's other requests keep going to the unhealthy one first.
     @Test func subscriptionLeavesAnUnhealthyMember() async throws {
-        let (_, healthy, direct) = try await Self.ourServer()
+        let t = try await Self.unhealthyThenHealthy()
+        let start = try await t.direct.set("/cut/k", value: "0").modifiedIndex
+        let sub = try t.client.subscribe("/cut", recursive: true, fromIndex: start + 1)
+        let waiting = Task { try await sub.next()?.node.value }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await t.direct.set("/cut/k", value: "on the healthy member")
+        try await t.direct.set("/elsewhere/k", value: "x")
+        let moved = await Self.within(20) { try await waiting.value }
+        #expect(moved == "on the healthy member", "the stream stayed on the member that reported itself unhealthy")
+        sub.cancel()
+        await t.shutdown()
+    }
+
+    /// A client (1 s timeout, 1 s watch window) whose first endpoint is an ``UnhealthyMember`` over a
+    /// store nobody writes, the second our healthy member; `direct` writes to the healthy one.
+    static func unhealthyThenHealthy() async throws
+        -> (client: EtcdV2Client, direct: EtcdV2Client, shutdown: @Sendable () async -> Void)
+    {
+        let (_, healthy, direct) = try await ourServer()
         let stale = UnreplicatedBackend(name: "stale", peerURLs: ["http://127.0.0.1:1"], clientURLs: [])
         let sick = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
                                               responder: UnhealthyMember(inner: ClientAPI(backend: stale)))
         guard case .tcp(let host, let port) = healthy.boundAddress, case .tcp(let sickHost, let sickPort) = sick.boundAddress
-        else { return }
+        else { throw HTTPClientError.connectionClosed(.unix(path: "?")) }
         let client = EtcdV2Client(endpoints: [.tcp(host: sickHost, port: sickPort), .tcp(host: host, port: port)],
                                   timeout: 1, watchWindow: 1)
-        let start = try await direct.set("/cut/k", value: "0").modifiedIndex
-        let sub = try client.subscribe("/cut", recursive: true, fromIndex: start + 1)
-        let waiting = Task { try await sub.next()?.node.value }
-        try await Task.sleep(for: .milliseconds(300))
-        _ = try await direct.set("/cut/k", value: "on the healthy member")
-        try await direct.set("/elsewhere/k", value: "x")
-        let moved = await Self.within(20) { try await waiting.value }
-        #expect(moved == "on the healthy member", "the stream stayed on the member that reported itself unhealthy")
-        sub.cancel()
-        await sick.shutdown()
-        await healthy.shutdown()
+        return (client, direct, {
+            await sick.shutdown()
+            await healthy.shutdown()
+        })
     }
 }
 
 /// A member whose `/health` answers 503 (cut off from its peers) while it still serves reads.
-private struct UnhealthyMember: HTTPResponder {
+struct UnhealthyMember: HTTPResponder {
     let inner: ClientAPI
     func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
         request.rawPath == "/health" ? nil : inner.respondImmediately(to: request)
