@@ -152,9 +152,10 @@ struct EchoResponder: HTTPResponder {
         #expect(URLEncoding.percentEncode("a b/c") == "a%20b%2Fc")
     }
 
-    /// Sends raw bytes and returns what the server answers before closing (or 2 s pass).
+    /// Sends raw bytes and returns what the server answers before closing (or 10 s pass: the server
+    /// closes first; a short bound failed runs on a loaded machine).
     private func rawExchange(port: Int, _ text: String) throws -> String {
-        guard let fd = connectToLoopback(port: port, timeoutSeconds: 2) else { throw ChildError("connect failed") }
+        guard let fd = connectToLoopback(port: port, timeoutSeconds: 10) else { throw ChildError("connect failed") }
         defer { close(fd) }
         _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
         var out = [UInt8]()
