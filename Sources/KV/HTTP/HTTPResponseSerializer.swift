@@ -29,9 +29,10 @@ struct HTTPResponseSerializer {
     static func whole(_ response: HTTPResponse, body: ByteBuffer, version: HTTPVersion, method: HTTPMethod,
                       keepAlive: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
         let hasBody = response.status.mayHaveResponseBody
-        var out = allocator.buffer(capacity: 128 + 40 * response.headers.count + body.readableBytes)
+        var out = allocator.buffer(capacity: 128 + 40 * response.headers.count
+                                       + (response.encodedHeaders?.readableBytes ?? 0) + body.readableBytes)
         writeStatusLine(response.status, version: version, into: &out)
-        writeHeaders(response.headers, into: &out)
+        writeHeaders(response, into: &out)
         if !keepAlive { out.writeStaticString("Connection: close\r\n") }
         if hasBody {
             out.writeStaticString("Content-Length: ")
@@ -51,9 +52,10 @@ struct HTTPResponseSerializer {
                            allocator: ByteBufferAllocator) -> (ByteBuffer, Framing) {
         let hasBody = response.status.mayHaveResponseBody
         let chunked = hasBody && version.major == 1 && version.minor >= 1
-        var out = allocator.buffer(capacity: 128 + 40 * response.headers.count)
+        var out = allocator.buffer(capacity: 128 + 40 * response.headers.count
+                                       + (response.encodedHeaders?.readableBytes ?? 0))
         writeStatusLine(response.status, version: version, into: &out)
-        writeHeaders(response.headers, into: &out)
+        writeHeaders(response, into: &out)
         if !keepAlive { out.writeStaticString("Connection: close\r\n") }
         // HTTP/1.0 keeps the header (as NIO's encoder did) but is not chunked: the close frames it.
         if hasBody { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
@@ -110,10 +112,11 @@ struct HTTPResponseSerializer {
         out.writeStaticString("\r\n")
     }
 
-    /// The responder's headers, without the framing ones this serializer decides itself
-    /// (`Content-Length`, `Transfer-Encoding`, `Connection`).
-    private static func writeHeaders(_ headers: HTTPHeaders, into out: inout ByteBuffer) {
-        for (name, value) in headers where !isFramingHeader(name) {
+    /// The responder's headers (its encoded block first), without the framing ones this
+    /// serializer decides itself (`Content-Length`, `Transfer-Encoding`, `Connection`).
+    private static func writeHeaders(_ response: HTTPResponse, into out: inout ByteBuffer) {
+        if var block = response.encodedHeaders { out.writeBuffer(&block) }
+        for (name, value) in response.headers where !isFramingHeader(name) {
             out.writeString(name)
             out.writeStaticString(": ")
             out.writeString(value)
