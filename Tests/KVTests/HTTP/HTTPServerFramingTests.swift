@@ -35,30 +35,10 @@ private struct FramingResponder: HTTPResponder {
 /// request that cannot be parsed.
 @Suite struct HTTPServerFramingTests {
     private func withServer(_ body: (Int) throws -> Void) async throws {
-        let server = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0), responder: FramingResponder())
-        guard case .tcp(_, let port) = server.boundAddress else { fatalError("bound to TCP") }
-        do { try body(port) } catch {
-            await server.shutdown()
-            throw error
-        }
-        await server.shutdown()
+        try await RawHTTP.withServer(FramingResponder()) { try body($0) }
     }
 
-    /// Sends `text` at once and returns everything the server answers until it closes the connection.
-    /// The bound (10 s) only ends a hung exchange; every exchange here ends with the server's close.
-    private func exchange(_ port: Int, _ text: String) throws -> String {
-        guard let fd = connectToLoopback(port: port, timeoutSeconds: 10) else { throw ChildError("connect failed") }
-        defer { close(fd) }
-        _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    private func exchange(_ port: Int, _ text: String) throws -> String { try RawHTTP.exchange(port: port, text) }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         try await withServer { port in

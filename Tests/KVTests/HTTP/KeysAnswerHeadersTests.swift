@@ -17,30 +17,10 @@ import TestSupport
 
     private func withServer(_ body: (UnreplicatedBackend, Int) async throws -> Void) async throws {
         let backend = UnreplicatedBackend(name: "h", peerURLs: ["http://127.0.0.1:2380"], clientURLs: ["http://127.0.0.1:2379"])
-        let server = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0), responder: ClientAPI(backend: backend))
-        guard case .tcp(_, let port) = server.boundAddress else { fatalError("bound to TCP") }
-        do { try await body(backend, port) } catch {
-            await server.shutdown()
-            throw error
-        }
-        await server.shutdown()
+        try await RawHTTP.withServer(ClientAPI(backend: backend)) { try await body(backend, $0) }
     }
 
-    /// Sends one request that asks for `Connection: close` and returns the whole answer. The bound
-    /// (10 s) only ends a hung exchange; the server closes after answering.
-    private func exchange(_ port: Int, _ text: String) throws -> String {
-        guard let fd = connectToLoopback(port: port, timeoutSeconds: 10) else { throw ChildError("connect failed") }
-        defer { close(fd) }
-        _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    private func exchange(_ port: Int, _ text: String) throws -> String { try RawHTTP.exchange(port: port, text) }
 
     /// Sets a key through the API (a PUT on its own connection).
     private func put(_ port: Int, _ key: String, _ value: String) throws {
