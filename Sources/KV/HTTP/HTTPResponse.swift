@@ -5,6 +5,13 @@ import NIOHTTP1
 public struct HTTPResponse: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
+    /// Header lines already in wire form (`Name: value\r\n` each), sent before `headers`.
+    ///
+    /// Why: an API whose answers share most of their headers (every etcd `/v2/keys` answer has
+    /// eight) can keep those lines encoded once and copy them as one block, instead of building an
+    /// `HTTPHeaders` array and formatting it name by name for every request. Must not hold the
+    /// framing headers (`Content-Length`, `Transfer-Encoding`, `Connection`): the server sets those.
+    public var encodedHeaders: ByteBuffer?
     public var body: Body
 
     /// The body of a response.

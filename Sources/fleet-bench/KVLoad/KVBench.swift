@@ -111,25 +111,33 @@ struct KVBench: AsyncParsableCommand {
             if !cpuByName.isEmpty { record(label, "CPU ms/1000 ops", cpus, higherIsBetter: false) }
         }
         if selected.contains("seq") {
-            var p50s: [Double] = [], p99s: [Double] = [], cpus: [Double] = []
-            for t in parsed {
-                let (sample, cpu) = try await cpuPer1000(t) {
-                    let (sample, _) = try await ClosedLoopLoad.run(endpoints: [t.endpoints[0]], connections: 1, seconds: 120,
-                                                                   maxRequests: sequential) { _, n in
-                        LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\(n % keys)", body: putBody)
+            // With several members, the leader and a follower are measured apart (a follower
+            // forwards the proposal: one more hop); see `LeaderLookup`.
+            let clustered = parsed.contains { $0.endpoints.count > 1 }
+            for role in clustered ? ["leader", "follower"] : [""] {
+                let label = role.isEmpty ? "sequential PUT" : "sequential PUT (\(role))"
+                var p50s: [Double] = [], p99s: [Double] = [], cpus: [Double] = []
+                for t in parsed {
+                    let leader = try await LeaderLookup.leaderIndex(t.endpoints)
+                    let member = role == "follower" ? (leader + 1) % t.endpoints.count : leader
+                    let (sample, cpu) = try await cpuPer1000(t) {
+                        let (sample, _) = try await ClosedLoopLoad.run(endpoints: [t.endpoints[member]], connections: 1,
+                                                                       seconds: 120, maxRequests: sequential) { _, n in
+                            LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\(n % keys)", body: putBody)
+                        }
+                        return (sample, sample.latencies.count)
                     }
-                    return (sample, sample.latencies.count)
+                    let s = LatencySummary(sample.latencies)
+                    p50s.append(s.p50)
+                    p99s.append(s.p99)
+                    cpus.append(cpu)
+                    print("  \(t.name) \(label): \(s), failures \(sample.failures)"
+                          + (cpu.isNaN ? "" : ", server CPU \(fmt(cpu, 1)) ms/1000 ops"))
                 }
-                let s = LatencySummary(sample.latencies)
-                p50s.append(s.p50)
-                p99s.append(s.p99)
-                cpus.append(cpu)
-                print("  \(t.name) sequential PUT: \(s), failures \(sample.failures)"
-                      + (cpu.isNaN ? "" : ", server CPU \(fmt(cpu, 1)) ms/1000 ops"))
+                record(label, "p50 ms", p50s, higherIsBetter: false)
+                record(label, "p99 ms", p99s, higherIsBetter: false)
+                if !cpuByName.isEmpty { record(label, "CPU ms/1000 ops", cpus, higherIsBetter: false) }
             }
-            record("sequential PUT", "p50 ms", p50s, higherIsBetter: false)
-            record("sequential PUT", "p99 ms", p99s, higherIsBetter: false)
-            if !cpuByName.isEmpty { record("sequential PUT", "CPU ms/1000 ops", cpus, higherIsBetter: false) }
         }
         if selected.contains("watch") {
             var rates: [Double] = [], p50s: [Double] = [], p99s: [Double] = []

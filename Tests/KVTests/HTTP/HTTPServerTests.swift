@@ -80,10 +80,10 @@ struct EchoResponder: HTTPResponder {
     @Test func malformedRequestGets400AndServerStaysUp() async throws {
         try await withServer { endpoint in
             guard case .tcp(_, let port) = endpoint else { return }
-            let reply = try rawExchange(port: port, "THIS IS NOT HTTP\r\n\r\n")
+            let reply = try RawHTTP.exchange(port: port, "THIS IS NOT HTTP\r\n\r\n")
             #expect(reply.hasPrefix("HTTP/1.1 400"))
             let hugeHeader = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n"
-            let reply2 = try rawExchange(port: port, hugeHeader)
+            let reply2 = try RawHTTP.exchange(port: port, hugeHeader)
             #expect(reply2.hasPrefix("HTTP/1.1 4"))
             let client = HTTPClient()
             defer { client.shutdown() }
@@ -150,21 +150,6 @@ struct EchoResponder: HTTPResponder {
         #expect(items.map(\.name) == ["a", "b", "c"])
         #expect(items.map(\.value) == ["1", "", "x=y"])
         #expect(URLEncoding.percentEncode("a b/c") == "a%20b%2Fc")
-    }
-
-    /// Sends raw bytes and returns what the server answers before closing (or 2 s pass).
-    private func rawExchange(port: Int, _ text: String) throws -> String {
-        guard let fd = connectToLoopback(port: port, timeoutSeconds: 2) else { throw ChildError("connect failed") }
-        defer { close(fd) }
-        _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
