@@ -211,34 +211,46 @@ public actor Agent {
 
     // MARK: States
 
-    /// Applies one systemd event: a state change of a local unit is merged and published at once; the
-    /// end of a daemon-reload refreshes every local unit (load states may have changed).
+    /// Applies one systemd event and publishes what it changed before returning: a state change of a
+    /// local unit is merged; the end of a daemon-reload refreshes every local unit (load states may
+    /// have changed). ``run()`` applies events without waiting for the store (see ``apply(_:)``).
     public func handle(_ event: UnitEvent) async {
+        if await apply(event) { await publishChanges() }
+    }
+
+    /// Merges one systemd event into ``systemdStates``; true when something may need publishing.
+    /// Never waits on the store. A change naming all three states (systemd's `PropertiesChanged`
+    /// for a unit always carries LoadState, ActiveState and SubState) is taken as is, also for a
+    /// unit not known yet: before, the first event of each unit a pass had just started cost one
+    /// `ListUnitsByNames` call to a systemd busy starting the others, in line with every later event.
+    func apply(_ event: UnitEvent) async -> Bool {
         switch event {
         case .stateChanged(let change):
-            guard local.files[change.unit] != nil else { return }
-            guard var state = systemdStates[change.unit] else {
+            guard local.files[change.unit] != nil else { return false }
+            if var state = systemdStates[change.unit] {
+                if let load = change.loadState { state.loadState = load }
+                if let active = change.activeState { state.activeState = active }
+                if let sub = change.subState { state.subState = sub }
+                systemdStates[change.unit] = state
+            } else if let load = change.loadState, let active = change.activeState, let sub = change.subState {
+                systemdStates[change.unit] = UnitState(loadState: load, activeState: active, subState: sub)
+            } else {
                 await refreshStates([change.unit])
-                await publishChanges()
-                return
+                return true
             }
-            if let load = change.loadState { state.loadState = load }
-            if let active = change.activeState { state.activeState = active }
-            if let sub = change.subState { state.subState = sub }
-            systemdStates[change.unit] = state
             eventCount += 1
             changedAt[change.unit] = eventCount
-            await publishChanges()
+            return true
         case .jobRemoved(let job):
             if local.files[job.unit] != nil && job.result != .done {
                 logger.warning("job for \(job.unit) ended: \(job.result)")
             }
+            return false
         case .reloading(let active):
             // A reload a pass is doing itself: that pass reads the states it changed.
-            if !active && !ownReloadPending {
-                await refreshStates()
-                await publishChanges()
-            }
+            guard !active && !ownReloadPending else { return false }
+            await refreshStates()
+            return true
         }
     }
 
@@ -325,8 +337,10 @@ public actor Agent {
     }
 
     /// Unit states per ``AgentSource/publish(_:)`` call when a batch is split; a batch this small is
-    /// one call, as before.
-    static let publishSlice = 16
+    /// one call, as before. A source writes the units of one call one after another, so small slices
+    /// (all in flight together, up to ``BoundedConcurrency/defaultLimit``) keep a survivor's 125 new
+    /// states from queueing 16 deep behind each other.
+    static let publishSlice = 4
 
     // MARK: Running
 
@@ -369,12 +383,29 @@ public actor Agent {
                 let events = try await units.events()
                 await refreshStates()
                 await publishChanges()
-                for try await event in events { await handle(event) }
+                try await drain(events)
             } catch {
                 logger.warning("\(AgentError.systemdUnavailable(String(describing: error)))")
             }
             if Task.isCancelled { return }
             try? await Task.sleep(for: configuration.resubscribeDelay)
+        }
+    }
+
+    /// Applies events as fast as systemd sends them and publishes beside them: a publish in flight
+    /// takes every change that arrived meanwhile into its next batch. Before, each event waited for
+    /// its own publish (two store writes per unit, one unit per batch), so a survivor starting 125
+    /// moved units published them one after another, each transitional state included.
+    private func drain(_ events: AsyncThrowingStream<UnitEvent, any Error>) async throws {
+        let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in wakes { await self.publishChanges() }
+            }
+            defer { wake.finish() }
+            for try await event in events {
+                if await apply(event) { wake.yield() }
+            }
         }
     }
 }
