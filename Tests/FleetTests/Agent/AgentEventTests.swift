@@ -116,4 +116,62 @@ import Testing
         running.cancel()
         await running.value
     }
+
+    /// An ``InMemoryUnitManager`` that counts the units asked for in ``unitStates(_:)`` and, after
+    /// starting a unit, runs `afterStart` (the test hands systemd's event to the agent there, so the
+    /// event is applied while the pass is still executing, as on a real machine).
+    final class ReportingUnitManager: UnitManager {
+        let inner = InMemoryUnitManager()
+        private let state = Mutex((asked: [String](), afterStart: Optional<@Sendable (String) async -> Void>.none))
+        var asked: [String] { state.withLock { $0.asked } }
+        func afterStart(_ body: @escaping @Sendable (String) async -> Void) { state.withLock { $0.afterStart = body } }
+
+        func load(_ name: String, contents: String) async throws { try await inner.load(name, contents: contents) }
+        func unload(_ name: String) async throws { try await inner.unload(name) }
+        func reloadUnitFiles() async throws { try await inner.reloadUnitFiles() }
+        func triggerStart(_ name: String) async throws {
+            try await inner.triggerStart(name)
+            if let body = state.withLock({ $0.afterStart }) { await body(name) }
+        }
+        func triggerStop(_ name: String) async throws { try await inner.triggerStop(name) }
+        func units() async throws -> [String] { try await inner.units() }
+        func unitStates(_ names: [String]) async throws -> [String: UnitState] {
+            state.withLock { $0.asked += names }
+            return try await inner.unitStates(names)
+        }
+        func events() async throws -> AsyncThrowingStream<UnitEvent, any Error> { try await inner.events() }
+    }
+
+    @Test func aPassReadsBackOnlyTheUnitsNoEventReported() async throws {
+        let units = ReportingUnitManager()
+        let names = ["a.service", "b.service", "c.service"]
+        let source = InMemoryAgentSource(
+            units: try names.map { try F.unit($0) }, schedule: Dictionary(uniqueKeysWithValues: names.map { ($0, F.machine.id) }))
+        let agent = Agent(
+            machine: F.machine, source: source, units: units,
+            configuration: AgentConfiguration(reconcileInterval: .seconds(60), republishInterval: .seconds(60)),
+            logger: F.quiet)
+        // systemd's event for a.service arrives while the pass is still starting the others; for
+        // b.service only a transitional one (deactivating: not the outcome of a start); none for c.
+        units.afterStart { name in
+            let state: ActiveState? = name == "a.service" ? .active : name == "b.service" ? .deactivating : nil
+            guard let state else { return }
+            _ = await agent.apply(.stateChanged(
+                UnitStateChange(unit: name, loadState: .loaded, activeState: state, subState: "x")))
+        }
+        #expect(try #require(await agent.reconcileOnce()).succeeded)
+        #expect(units.asked.sorted() == ["b.service", "c.service"])
+        // All three are published: a.service from its event, b and c as systemd answered.
+        #expect(names.allSatisfy { source.published[$0]?.activeState == "active" })
+        #expect(source.published["a.service"]?.subState == "x")
+
+        // A unit whose last task was a stop counts as reported only once inactive or failed.
+        #expect(await agent.reported("a.service", since: 0, after: .start))
+        #expect(!(await agent.reported("a.service", since: 0, after: .stop)))
+        #expect(await agent.reported("a.service", since: 0, after: .load))
+        #expect(!(await agent.reported("c.service", since: 0, after: .start)))
+        // An event from before the pass's mark does not count.
+        let mark = await agent.eventCount
+        #expect(!(await agent.reported("a.service", since: mark, after: .start)))
+    }
 }
