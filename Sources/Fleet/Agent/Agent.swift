@@ -41,6 +41,9 @@ public actor Agent {
     /// before, a survivor dropped the events of the dead machine's units it was starting (not local
     /// yet) and learnt their states only from the query after the pass.
     private var loading: Set<String> = []
+    /// While ``run()`` follows systemd's events, a pass reads back the units no event reported beside
+    /// the next passes rather than before returning (their events publish them meanwhile).
+    private var following = false
     /// While a pass that issued a daemon-reload has not yet read back the states of its units, the
     /// end-of-reload signal does not trigger a refresh of every local unit.
     private var ownReloadPending = false
@@ -168,8 +171,21 @@ public actor Agent {
         let touched = lastTask.filter { unit, kind in
             local.files[unit] != nil && !reported(unit, since: mark, after: kind)
         }.keys.sorted()
-        let refreshed = await clock.measure { await refreshStates(touched) }
-        if reloads { ownReloadPending = false }
+        let refreshed: Duration
+        if following && !touched.isEmpty {
+            // systemd answers that query only once it has run the jobs just queued (0.3-1 s on a
+            // survivor starting a dead machine's units), and the next pass, with the rest of them,
+            // would wait for it: read back beside the passes instead, and publish what it finds.
+            refreshed = .zero
+            Task {
+                await self.refreshStates(touched)
+                if reloads { self.ownReloadPending = false }
+                await self.publishChanges()
+            }
+        } else {
+            refreshed = await clock.measure { await refreshStates(touched) }
+            if reloads { ownReloadPending = false }
+        }
         let published = await clock.measure { await publishChanges() }
         let heartbeated = await clock.measure { await heartbeat() }
         let total = executed + refreshed + published + heartbeated
@@ -430,6 +446,8 @@ public actor Agent {
     /// moved units published them one after another, each transitional state included.
     private func drain(_ events: AsyncThrowingStream<UnitEvent, any Error>) async throws {
         let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        following = true
+        defer { following = false }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in wakes { await self.publishChanges() }

@@ -122,8 +122,15 @@ import Testing
     /// event is applied while the pass is still executing, as on a real machine).
     final class ReportingUnitManager: UnitManager {
         let inner = InMemoryUnitManager()
-        private let state = Mutex((asked: [String](), afterStart: Optional<@Sendable (String) async -> Void>.none))
+        private let state = Mutex(
+            (asked: [String](), afterStart: Optional<@Sendable (String) async -> Void>.none, holding: false, silent: false))
+        /// Held queries wait until released or 30 s after the manager was made (one deadline for all).
+        let deadline = ContinuousClock.now + .seconds(30)
         var asked: [String] { state.withLock { $0.asked } }
+        /// While held, ``unitStates(_:)`` does not answer (systemd busy running the jobs just queued).
+        func hold(_ on: Bool) { state.withLock { $0.holding = on } }
+        /// Silent: ``events()`` streams stay open and carry nothing (events that come late).
+        func silence() { state.withLock { $0.silent = true } }
         func afterStart(_ body: @escaping @Sendable (String) async -> Void) { state.withLock { $0.afterStart = body } }
 
         func load(_ name: String, contents: String) async throws { try await inner.load(name, contents: contents) }
@@ -137,9 +144,15 @@ import Testing
         func units() async throws -> [String] { try await inner.units() }
         func unitStates(_ names: [String]) async throws -> [String: UnitState] {
             state.withLock { $0.asked += names }
+            while state.withLock({ $0.holding }) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
+            }
             return try await inner.unitStates(names)
         }
-        func events() async throws -> AsyncThrowingStream<UnitEvent, any Error> { try await inner.events() }
+        func events() async throws -> AsyncThrowingStream<UnitEvent, any Error> {
+            if state.withLock({ $0.silent }) { return AsyncThrowingStream { _ in } }
+            return try await inner.events()
+        }
     }
 
     @Test func aPassReadsBackOnlyTheUnitsNoEventReported() async throws {
@@ -173,5 +186,32 @@ import Testing
         // An event from before the pass's mark does not count.
         let mark = await agent.eventCount
         #expect(!(await agent.reported("a.service", since: mark, after: .start)))
+    }
+
+    @Test func whileFollowingEventsAPassDoesNotWaitForItsReadBack() async throws {
+        let units = ReportingUnitManager()
+        units.silence()
+        let source = InMemoryAgentSource(units: [], schedule: [:])
+        let agent = Agent(
+            machine: F.machine, source: source, units: units,
+            configuration: AgentConfiguration(reconcileInterval: .seconds(60), republishInterval: .seconds(60)),
+            logger: F.quiet)
+        let running = Task { await agent.run() }
+        defer { running.cancel() }
+        #expect(await Self.eventually { source.desiredReads > 0 })
+
+        // systemd is slow to answer and no event comes: the pass starts a.service, heartbeats it
+        // and returns while its read-back still waits.
+        units.hold(true)
+        source.set(units: [try F.unit("a.service")], schedule: ["a.service": F.machine.id])
+        source.notifyChanged()
+        #expect(await Self.eventually { source.heartbeats.contains("a.service") && units.asked == ["a.service"] })
+        #expect(source.published["a.service"] == nil)
+        // The read-back answers and publishes.
+        units.hold(false)
+        #expect(await Self.eventually { source.published["a.service"]?.activeState == "active" })
+
+        running.cancel()
+        await running.value
     }
 }
