@@ -86,19 +86,37 @@ public actor MachineHeartbeat {
         try await registry.updateMachine(state, ttl: ttl)
     }
 
+    /// The longest time seen between two successful refreshes in ``run()``, nil before the second.
+    /// Once it nears ``ttl`` the record expires while fleetd lives and its units are moved (a flap):
+    /// this is the figure that decides how short `machine_ttl` may be on a loaded machine.
+    public private(set) var longestRefreshGap: Duration?
+
     /// Heartbeats until cancelled. A failed refresh is retried after a short pause; the units of this
     /// machine keep running meanwhile (the agent never stops units because the store failed).
+    /// A refresh that comes late (more than 1.5 refresh intervals after the previous one) is logged
+    /// with its gap, so a loaded machine's journal shows how close its record came to expiring.
     public func run() async {
+        var lastRefresh: ContinuousClock.Instant?
         while !Task.isCancelled {
             var pause = refreshInterval
             do {
                 try await refresh()
+                let now = ContinuousClock.now
+                if let lastRefresh { noteRefreshGap(now - lastRefresh) }
+                lastRefresh = now
             } catch {
                 logger.warning("cannot refresh machine \(machine.id) presence: \(error)")
                 pause = min(pause, .seconds(1))
             }
             do { try await Task.sleep(for: pause) } catch { return }
         }
+    }
+
+    private func noteRefreshGap(_ gap: Duration) {
+        longestRefreshGap = max(longestRefreshGap ?? .zero, gap)
+        guard gap > refreshInterval * 3 / 2 else { return }
+        let message: Logger.Message = "presence refreshed \(gap) after the previous refresh (record TTL \(ttl) s)"
+        if gap >= .seconds(ttl) * 2 / 3 { logger.warning(message) } else { logger.notice(message) }
     }
 
     /// Removes the record (graceful shutdown) so the engine moves this machine's units at once.

@@ -2,14 +2,18 @@
 /// carry the agent TTL, so a dead machine's reports vanish with it.
 extension Registry {
     /// Publishes systemd's view of `unit` on `machineID`: `states/<u>/<m>` and fleet's legacy
-    /// `state/<u>` (last writer wins), both with `ttl`.
+    /// `state/<u>` (last writer wins), both with `ttl`. The two writes are independent and go out
+    /// together: one store round trip per unit state instead of two in a row (a machine taking over a
+    /// dead one's units publishes each of them at least once).
     public func publishUnitState(_ unitName: String, machineID: String, _ record: UnitStateRecord, ttl: Int)
         async throws(RegistryError)
     {
         let value = try encode(record, key: keys.unitState(unitName, machineID: machineID))
         do {
-            try await store.set(keys.unitState(unitName, machineID: machineID), value: value, ttl: ttl, condition: .none)
-            try await store.set(keys.legacyUnitState(unitName), value: value, ttl: ttl, condition: .none)
+            async let state = store.set(
+                keys.unitState(unitName, machineID: machineID), value: value, ttl: ttl, condition: .none)
+            async let legacy = store.set(keys.legacyUnitState(unitName), value: value, ttl: ttl, condition: .none)
+            _ = try await (state, legacy)
         } catch {
             throw wrap(error, "publish state of unit \(unitName) on machine \(machineID)")
         }

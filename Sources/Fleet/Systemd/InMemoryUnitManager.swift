@@ -4,8 +4,9 @@ import Synchronization
 ///
 /// Behaves like the real one where the agent can tell: a loaded unit is `not-found` until
 /// ``reloadUnitFiles()``; starting a loaded unit makes it `active/running` and stopping it
-/// `inactive/dead`, each announced through ``events()`` (state change, then job removal) just as systemd
-/// does; unknown units report `not-found/inactive/dead`. Failures can be injected with ``fail(_:)``.
+/// `inactive/dead`, each announced through ``events()`` (state change naming all three states, then job
+/// removal) just as systemd does; unknown units report `not-found/inactive/dead`. Failures can be
+/// injected with ``fail(_:)``.
 public final class InMemoryUnitManager: UnitManager {
     private struct Unit {
         var contents: String
@@ -100,7 +101,9 @@ public final class InMemoryUnitManager: UnitManager {
             state.nextJob += 1
             let events: [UnitEvent] = [
                 .stateChanged(
-                    UnitStateChange(unit: name, activeState: newState.activeState, subState: newState.subState)),
+                    UnitStateChange(
+                        unit: name, loadState: newState.loadState, activeState: newState.activeState,
+                        subState: newState.subState)),
                 .jobRemoved(JobRemoval(id: id, job: "/org/freedesktop/systemd1/job/\(id)", unit: name, result: result)),
             ]
             return (events, Array(state.consumers.values))

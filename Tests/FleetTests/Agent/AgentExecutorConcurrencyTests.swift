@@ -8,12 +8,14 @@ import Testing
 @Suite struct AgentExecutorConcurrencyTests {
     typealias F = AgentFixtures
 
-    /// Holds each start until `gate` starts are in flight together (or 2 s pass, so a sequential
-    /// executor fails the test instead of hanging), counting the most in flight at once.
+    /// Holds each start until `gate` starts are in flight together (or 30 s after the manager was made,
+    /// one deadline for all calls, so a sequential executor fails the test instead of hanging; a
+    /// correct one never waits for it, however loaded the machine), counting the most in flight at once.
     final class GatedUnitManager: UnitManager {
         let inner = FailingUnitManager()
         let gate: Int
         private let counts = Mutex((now: 0, most: 0))
+        let deadline = ContinuousClock.now + .seconds(30)
         init(gate: Int) { self.gate = gate }
         var mostInFlight: Int { counts.withLock { $0.most } }
 
@@ -23,7 +25,6 @@ import Testing
                 $0.most = max($0.most, $0.now)
             }
             defer { counts.withLock { $0.now -= 1 } }
-            let deadline = ContinuousClock.now + .seconds(2)
             while counts.withLock({ $0.most < gate }), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(1))
             }
@@ -96,12 +97,19 @@ import Testing
 @Suite struct AgentConcurrentPublishTests {
     typealias F = AgentFixtures
 
-    /// An ``InMemoryAgentSource`` whose publish takes a while (so slices overlap) and refuses any
-    /// slice holding one chosen unit until healed.
+    /// An ``InMemoryAgentSource`` whose publish waits until `gate` calls have been in flight together
+    /// (so the test sees the slices overlap without betting on a wall-clock window; at most 30 s) and
+    /// refuses any slice holding one chosen unit until healed.
     final class SlowSource: AgentSource {
         let inner: InMemoryAgentSource
         private let counts = Mutex((now: 0, most: 0, refusing: Optional<String>.none))
-        init(_ inner: InMemoryAgentSource) { self.inner = inner }
+        let gate: Int
+        /// One deadline for all calls: publishes that are not concurrent fail the test in 30 s, not 30 s each.
+        let deadline = ContinuousClock.now + .seconds(30)
+        init(_ inner: InMemoryAgentSource, gate: Int) {
+            self.inner = inner
+            self.gate = gate
+        }
         var mostInFlight: Int { counts.withLock { $0.most } }
         func refuse(_ unit: String?) { counts.withLock { $0.refusing = unit } }
 
@@ -112,7 +120,9 @@ import Testing
                 return $0.refusing
             }
             defer { counts.withLock { $0.now -= 1 } }
-            try await Task.sleep(for: .milliseconds(200))
+            while counts.withLock({ $0.most }) < gate && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
+            }
             if let refusing, states.contains(where: { $0.unit == refusing }) {
                 throw AgentSourceError.unavailable("test refuses \(refusing)")
             }
@@ -129,16 +139,18 @@ import Testing
         let names = (1...100).map { "p" + ($0 < 10 ? "00" : $0 < 100 ? "0" : "") + "\($0).service" }
         let inner = InMemoryAgentSource(
             units: try names.map { try F.unit($0) }, schedule: Dictionary(uniqueKeysWithValues: names.map { ($0, F.machine.id) }))
-        let source = SlowSource(inner)
+        let slices = (names.count + Agent.publishSlice - 1) / Agent.publishSlice
+        let source = SlowSource(inner, gate: slices)
         source.refuse("p050.service")
         let agent = Agent(
             machine: F.machine, source: source, units: InMemoryUnitManager(),
             configuration: AgentConfiguration(reconcileInterval: .seconds(60), republishInterval: .seconds(60)),
             logger: F.quiet)
         await agent.reconcileOnce()
-        // 100 states in slices of 16: 7 calls, all at once; the slice with p050 failed.
-        #expect(source.mostInFlight == 7)
-        let sliceOf50 = Set(names[48..<64])
+        // 100 states in slices of 4: 25 calls, all at once; the slice with p050 failed.
+        #expect(Agent.publishSlice == 4)
+        #expect(source.mostInFlight == slices)
+        let sliceOf50 = Set(names[48..<52])
         #expect(Set(inner.published.keys) == Set(names).subtracting(sliceOf50))
         #expect(Set(await agent.published.keys) == Set(names).subtracting(sliceOf50))
 

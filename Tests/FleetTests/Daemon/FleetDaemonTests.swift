@@ -116,12 +116,12 @@ import TestSupport
         // Purged: unloaded from the old machine, which left the registry.
         #expect(try await cluster.systemd[first]!.units().isEmpty)
         #expect(try await cluster.registry.machine(first) == nil)
-        #expect(await EngineTests.eventually(10) {
+        // How fast is a benchmark's business (scripts/bench-fleet); here only that it moves, with a
+        // bound far from what a loaded CI machine needs.
+        #expect(await EngineTests.eventually(30) {
             let hosts = await Self.running(cluster, "web.service")
             return hosts.count == 1 && hosts[0] != first
-        })
-        let moved = ContinuousClock.now - started
-        #expect(moved < .seconds(5), "moved after \(moved)")
+        }, "not moved after \(ContinuousClock.now - started)")
         for (id, d) in cluster.daemons where id != first { await d.shutdown(purge: true) }
         cluster.daemons.removeAll()
     }
@@ -142,12 +142,12 @@ import TestSupport
         // Units left running on the dead machine's (fake) systemd are not counted any more.
         cluster.systemd.removeValue(forKey: victim)
         let started = ContinuousClock.now
-        #expect(await EngineTests.eventually(15) {
+        // Before agent_ttl (30 s) could have played a part: machine_ttl (1 s here) is what expires.
+        // How fast is the benchmark's business (scripts/bench-fleet), not a timed test's.
+        #expect(await EngineTests.eventually(25) {
             for unit in crashedUnits where await Self.running(cluster, unit).count != 1 { return false }
             return true
-        })
-        let moved = ContinuousClock.now - started
-        #expect(moved < .seconds(6), "units of the crashed machine ran elsewhere after \(moved)")
+        }, "units of the crashed machine not running elsewhere after \(ContinuousClock.now - started)")
         #expect(try await cluster.registry.machine(victim) == nil)
         for (id, d) in cluster.daemons where id != victim { await d.shutdown(purge: true) }
         cluster.daemons.removeAll()
@@ -201,6 +201,28 @@ import TestSupport
         #expect(try await registry.machine("m2")?.publicIP == "10.0.0.2")
         await heartbeat.withdraw()
         #expect(try await registry.machine("m2") == nil)
+    }
+}
+
+extension MachineHeartbeatTests {
+    @Test func runRecordsTheLongestGapBetweenRefreshes() async throws {
+        let registry = Self.registry()
+        let heartbeat = MachineHeartbeat(
+            registry: registry, machine: MachineState(id: "m3", publicIP: "10.0.0.3"), ttl: 3,
+            logger: FleetDaemonTests.quiet)
+        try await heartbeat.announceOnce()
+        #expect(await heartbeat.longestRefreshGap == nil)
+        let running = Task { await heartbeat.run() }
+        defer { running.cancel() }
+        // Two refreshes a second apart (a third of the TTL): the gap is at least that interval. No
+        // upper bound here: how late refreshes come under load is measured, not asserted.
+        #expect(await EngineTests.eventually(30) { await heartbeat.longestRefreshGap != nil })
+        let gap = try #require(await heartbeat.longestRefreshGap)
+        let interval = await heartbeat.refreshInterval
+        #expect(gap >= interval)
+        #expect(try await registry.machine("m3")?.publicIP == "10.0.0.3")
+        running.cancel()
+        await running.value
     }
 }
 

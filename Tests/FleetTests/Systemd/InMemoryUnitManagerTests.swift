@@ -15,7 +15,8 @@ import Testing
         var iterator = events.makeAsyncIterator()
         #expect(
             try await iterator.next()
-                == .stateChanged(UnitStateChange(unit: "web.service", activeState: .active, subState: "running")))
+                == .stateChanged(
+                    UnitStateChange(unit: "web.service", loadState: .loaded, activeState: .active, subState: "running")))
         guard case .jobRemoved(let removal) = try await iterator.next() else {
             Issue.record("no job removal")
             return
