@@ -19,6 +19,13 @@ public struct KVConfig: Equatable, Sendable {
     public var heartbeatInterval: Int = 100
     /// Follower election timeout in milliseconds; at least 5 × `heartbeatInterval`.
     public var electionTimeout: Int = 1000
+    /// Milliseconds a newly elected leader waits before it expires TTL keys (no etcd flag). While
+    /// the cluster had no leader nobody could refresh a key, so keys whose TTL ran out meanwhile
+    /// would all expire at once on election: fleet's machine records of living machines among them,
+    /// whose units would then move (seen when the Raft leader's machine was killed). Their owners
+    /// get this long to refresh first, as etcd v3 extends its leases on a leader change. A dead
+    /// owner's key expires this long after the election at the latest.
+    public var ttlGraceAfterElection: Int = 3000
     /// Maximum snapshot files kept (0 = unlimited).
     public var maxSnapshots: Int = 5
     /// Maximum WAL files kept (0 = unlimited).

@@ -58,6 +58,11 @@ extension KVMember {
         }
         handleReady()
         let (commit, term, leader, role) = (node.commitIndex, node.term, node.leaderID, node.role)
+        if role != .leader {
+            leadingSince = nil
+        } else if leadingSince == nil {
+            leadingSince = ContinuousClock.now
+        }
         shared.withLock { s in
             s.commitIndex = commit
             s.term = term
@@ -177,13 +182,15 @@ extension KVMember {
         for r in reads { r.resume(returning: false) }
     }
 
-    /// Periodic duties: TTL expiry (leader), publishing this member's attributes, and keeping
+    /// Periodic duties: TTL expiry (leader, once it has led for `ttlGrace`), publishing this member's attributes, and keeping
     /// Raft's configuration in line with the membership records (leader).
     func housekeeping() {
         let now = ContinuousClock.now
         let leader = node.leaderID
         guard leader != 0 else { return }
-        if node.role == .leader, let next = store.nextExpiration, next <= WallClock.nanoseconds(),
+        // A new leader first lets owners refresh what nobody could refresh without a leader.
+        if node.role == .leader, let since = leadingSince, now - since >= ttlGrace,
+           let next = store.nextExpiration, next <= WallClock.nanoseconds(),
            expireProposedAt.map({ now - $0 > .milliseconds(500) }) ?? true {
             expireProposedAt = now
             let p = MemberProposal.store(member: memberID, request: 0, command: StoreCommand(now: WallClock.nanoseconds(), .expire))

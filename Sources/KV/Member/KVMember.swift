@@ -73,6 +73,9 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     var lastSnapshotIndex: UInt64
     var lastHousekeeping = ContinuousClock.now
     var expireProposedAt: ContinuousClock.Instant?
+    /// Since when this member leads (nil while it does not): TTL expiry waits `ttlGrace` after it.
+    var leadingSince: ContinuousClock.Instant?
+    let ttlGrace: Duration
     var publishProposedAt: ContinuousClock.Instant?
     var knownPeers: [UInt64: [String]] = [:]
     /// Peers not (yet) in the store's membership records: see `refreshPeers`.
@@ -132,6 +135,7 @@ public final class KVMember: KVBackend, @unchecked Sendable {
         lastSnapshotIndex = raft.snapshot.metadata.index
         // etcd: 5 s plus two election timeouts before a proposal is answered "request timed out".
         requestTimeout = .seconds(5) + .milliseconds(2 * config.electionTimeout)
+        ttlGrace = .milliseconds(max(0, config.ttlGraceAfterElection))
         if !raft.snapshot.isEmpty {
             do { try store.restore(raft.snapshot.data) } catch {
                 fatal = "snapshot at index \(raft.snapshot.metadata.index) does not restore: \(error)"

@@ -15,7 +15,7 @@ final class LoopbackCluster: @unchecked Sendable {
     let root: String
     let client = HTTPClient()
 
-    init(size: Int, snapshotCount: UInt64 = 100_000) async throws {
+    init(size: Int, snapshotCount: UInt64 = 100_000, ttlGraceAfterElection: Int? = nil) async throws {
         var template = Array("/tmp/fleet-swift-kv-XXXXXX".utf8CString)
         root = String(cString: mkdtemp(&template)!)
         let ports = (0..<size).map { _ in (freeLoopbackPort(), freeLoopbackPort()) }
@@ -26,6 +26,7 @@ final class LoopbackCluster: @unchecked Sendable {
             var c = Self.memberConfig(name: "m\(i + 1)", root: root, clientPort: p.0, peerPort: p.1)
             c.initialCluster = initial
             c.snapshotCount = snapshotCount
+            if let ttlGraceAfterElection { c.ttlGraceAfterElection = ttlGraceAfterElection }
             configs.append(c)
         }
         running = Array(repeating: nil, count: size)
@@ -176,6 +177,41 @@ final class LoopbackCluster: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(300))
             let hashes = Set(cluster.running.compactMap { $0?.member.store.hash() })
             #expect(hashes.count == 1)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    /// A key whose TTL runs out while the cluster has no leader is not expired the moment a new
+    /// leader is elected (nobody could refresh it meanwhile): it lives through the new leader's grace
+    /// (`ttlGraceAfterElection`, 6 s here), then expires if still not refreshed.
+    @Test func aNewLeaderGivesTTLKeysAGraceBeforeExpiringThem() async throws {
+        let cluster = try await LoopbackCluster(size: 3, ttlGraceAfterElection: 6000)
+        do {
+            let leader = try await cluster.waitForLeader()
+            let written = ContinuousClock.now
+            let put = try await cluster.putRetrying(leader, "/lease", "owner&ttl=1")
+            #expect(put.status == .created, "\(put.bodyString)")
+            await cluster.stop(leader)
+            let next = try await cluster.waitForLeader()
+            let elected = ContinuousClock.now
+            // Past the key's TTL (1 s), inside the new leader's grace.
+            try await Task.sleep(until: written + .milliseconds(1500), clock: .continuous)
+            let during = try await cluster.get(next, "/lease")
+            let checked = ContinuousClock.now - elected
+            #expect(during.status == .ok, "expired \(checked) after the election: \(during.bodyString)")
+            #expect(checked < .seconds(5), "the check came too late to mean anything: \(checked) after the election")
+            // Not refreshed: it expires once the grace is over.
+            let deadline = ContinuousClock.now + .seconds(30)
+            var gone = false
+            while !gone, ContinuousClock.now < deadline {
+                gone = try await cluster.get(next, "/lease").status == .notFound
+                if !gone { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(gone, "the key outlived the grace")
+            #expect(ContinuousClock.now - elected >= .seconds(5), "expired before the grace was over")
         } catch {
             await cluster.shutdown()
             throw error
