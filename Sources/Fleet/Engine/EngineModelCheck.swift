@@ -44,10 +44,13 @@ extension EngineModel {
             }
             return 1
         }
+        // The unit states the agents publish (one per unit and machine) are not followed: their
+        // subtrees are skipped whole rather than key by key.
+        let unfollowed: Set<String> = [keys.unitStatesDirectory, keys.legacyStatesDirectory]
         var stack: [StoreNode] = root.map { [$0] } ?? []
         while let node = stack.popLast() {
             if node.dir {
-                if let children = node.nodes { stack.append(contentsOf: children) }
+                if let children = node.nodes, !unfollowed.contains(node.key) { stack.append(contentsOf: children) }
                 continue
             }
             guard let value = node.value, let parsed = keys.parse(node.key) else { continue }
