@@ -1,5 +1,6 @@
 import KV
 import Testing
+import TestSupport
 @testable import Fleet
 
 /// The periodic safety pass compares one full read with the followed model instead of rebuilding
@@ -100,17 +101,21 @@ import Testing
     }
 
     /// A running engine whose watch loses the events of some keys (a lost event, or one the model
-    /// did not hear of), with safety passes every second.
+    /// did not hear of), with safety passes every second, against a real etcd over HTTP (the
+    /// remote client and its watches, as fleetd uses them).
     struct Running {
         let inner: Registry
         let store: ControllableStore
         let engine: Engine
         let task: Task<Void, Never>
         let units: Int
+        let etcd: RealEtcd
 
         init(units: Int) async throws {
             self.units = units
-            inner = EngineModelTests.registry()
+            let etcd = try RealEtcd()
+            self.etcd = etcd
+            inner = Registry(store: try EtcdV2Client(urls: etcd.clientURL, timeout: 5), keys: EngineModelTests.keys)
             store = ControllableStore(inner.store)
             // Machines that outlive any slow run: only the test itself changes the registry.
             for id in ["m1", "m2", "m3"] { try await inner.createMachine(MachineState(id: id), ttl: 3600) }
