@@ -67,7 +67,9 @@ struct FleetSimBench: AsyncParsableCommand {
         // then holds only engines, store and presence refreshes.
         print("agents stopped; waiting \(SimulatedCluster.agentTTL + 2) s for their keys to expire")
         try await Task.sleep(for: .seconds(SimulatedCluster.agentTTL + 2))
+        let statsBefore = await Self.statistics(cluster.engines)
         let idleEngine = await ProcessUsage.cpuPercent(over: idle)
+        let statsIdle = Self.difference(await Self.statistics(cluster.engines), statsBefore)
         let rssEngine = ProcessUsage.residentMiB()
         let pass = await Self.measurePass(cluster.engines)
         await cluster.shutdown()
@@ -83,7 +85,9 @@ struct FleetSimBench: AsyncParsableCommand {
             ("CPU used while converging", "\(Self.format(convergeCPU)) s"),
             ("idle CPU, whole process (agents + engines + store)", "\(Self.format(idleAll))% of a core over \(Self.format(idle)) s"),
             ("idle CPU, engines + store + presence (agents stopped, their keys expired)", "\(Self.format(idleEngine))% of a core (target ≤ 2%)"),
-            ("engine full pass over the settled registry (leader, mean of 3)",
+            ("engine passes in that window (all engines)",
+             "\(statsIdle.fullReads) full reads: model confirmed \(statsIdle.modelsConfirmed), rebuilt \(statsIdle.modelRebuilds); plans skipped \(statsIdle.plansSkipped); \(statsIdle.eventPasses) event passes"),
+            ("engine safety pass over the settled registry (leader, mean of 3: read, compare with the model, plan if needed)",
              pass.map { "\(Self.format($0.cpu)) CPU s, \(Self.format($0.wall)) s wall: \(Self.format($0.cpu / 30 * 100))% of a core at the 30 s safety interval" } ?? "no leader"),
             ("RSS with agents / after stopping them", "\(Self.format(rssAll ?? 0)) MiB / \(Self.format(rssEngine ?? 0)) MiB"),
         ]
@@ -106,8 +110,9 @@ struct FleetSimBench: AsyncParsableCommand {
         print("\nwritten to \(path)")
     }
 
-    /// CPU and wall seconds of one full engine pass (read, plan, no writes) on the settled
-    /// registry: what the periodic safety reconcile costs, independent of the idle window.
+    /// CPU and wall seconds of one safety pass (full read compared with the followed model, plan
+    /// only if needed, no writes) on the settled registry: what the periodic safety reconcile costs,
+    /// independent of the idle window.
     static func measurePass(_ engines: [Engine]) async -> (cpu: Double, wall: Double)? {
         for engine in engines {
             var cpu = 0.0, wall = 0.0, passes = 0
@@ -121,6 +126,26 @@ struct FleetSimBench: AsyncParsableCommand {
             if passes > 0 { return (cpu / Double(passes), wall / Double(passes)) }
         }
         return nil
+    }
+
+    /// The engines' pass counts, summed.
+    static func statistics(_ engines: [Engine]) async -> EngineStatistics {
+        var sum = EngineStatistics()
+        for engine in engines { sum = combine(sum, await engine.statistics, +) }
+        return sum
+    }
+
+    static func difference(_ a: EngineStatistics, _ b: EngineStatistics) -> EngineStatistics { combine(a, b, -) }
+
+    /// Field by field.
+    static func combine(_ a: EngineStatistics, _ b: EngineStatistics, _ op: (Int, Int) -> Int) -> EngineStatistics {
+        var c = EngineStatistics()
+        c.eventPasses = op(a.eventPasses, b.eventPasses)
+        c.fullReads = op(a.fullReads, b.fullReads)
+        c.modelsConfirmed = op(a.modelsConfirmed, b.modelsConfirmed)
+        c.modelRebuilds = op(a.modelRebuilds, b.modelRebuilds)
+        c.plansSkipped = op(a.plansSkipped, b.plansSkipped)
+        return c
     }
 
     static func format(_ x: Double) -> String { String(format: "%.2f", x) }

@@ -8,7 +8,8 @@ import Synchronization
 /// * **Event-driven and incremental.** A continuous watch of the prefix keeps the engine's
 ///   ``EngineModel`` current and wakes the loop (debounced, no 1 s sleep; a lost machine at once), so
 ///   a submitted unit is placed in milliseconds and an event pass reads nothing; a periodic safety
-///   pass re-reads everything.
+///   pass re-reads everything and compares it with the model, rebuilding it (and planning) only if
+///   they differ or the model's last plan wanted writes.
 /// * **One consistent read.** A full pass plans from one recursive quorum GET of the prefix.
 /// * **Fenced writes.** The lease is renewed right before each batch of writes, and each write goes
 ///   out only while the lease cannot have expired in the store; a deposed or partitioned leader
@@ -34,6 +35,11 @@ public actor Engine {
     /// While another engine leads: watches the lease key and wakes the loop when it is removed.
     private var standbyWatcher: Task<Void, Never>?
     private var holdingSince: ContinuousClock.Instant?
+    /// The last plan, if it wanted no writes (no holds, no orphans) and was made from the followed
+    /// model as stamped: a safety pass that finds that model in agreement with the store reuses it.
+    private var settled: (stamp: EngineModelFeed.ModelStamp, decisions: [Decision])?
+    /// What the passes of this engine did (reads, checks, rebuilds, plans skipped).
+    public private(set) var statistics = EngineStatistics()
     private var lastUnschedulable: Set<String> = []
     private var wasLeader = false
 
@@ -76,14 +82,43 @@ public actor Engine {
 
         let started = ContinuousClock.now
         let snapshot: RegistrySnapshot
-        if !full, let current = await modelSnapshot() {
-            snapshot = current
+        let stamp: EngineModelFeed.ModelStamp?
+        if !full, let (current, currentStamp) = await modelSnapshot() {
+            (snapshot, stamp) = (current, currentStamp)
+            statistics.eventPasses += 1
         } else {
+            let read: (node: StoreNode?, index: UInt64)
             do throws(RegistryError) {
-                snapshot = try await readAll()
+                read = try await registry.read(registry.keys.prefix, "read registry snapshot", quorum: true)
             } catch {
                 logger.warning("engine cannot read the registry, keeping every placement: \(error)")
                 return .storeUnavailable(error.description)
+            }
+            statistics.fullReads += 1
+            // The read holds every write made so far.
+            pendingTargets = [:]
+            switch following ? feed.check(against: read.node) : .noModel {
+            case .matches(let checked):
+                statistics.modelsConfirmed += 1
+                if let settled, settled.stamp == checked {
+                    // The same plan inputs as a plan that wanted no writes: planning again would
+                    // give the same decisions (``Scheduler/plan`` is deterministic), so skip it.
+                    statistics.plansSkipped += 1
+                    logger.debug("safety pass: the model matches the store and its plan wants no writes")
+                    return .reconciled(ReconcileReport(
+                        snapshotIndex: read.index, decisions: settled.decisions, executed: [], stopped: nil))
+                }
+                if case .current(let current, let currentStamp) = feed.snapshot(showing: [:]) {
+                    (snapshot, stamp) = (current, currentStamp)
+                } else {
+                    (snapshot, stamp) = rebuild(from: read)
+                }
+            case .diverged(let divergence):
+                statistics.modelRebuilds += 1
+                logger.warning("engine model disagreed with the store (\(divergence)); rebuilding it from the read")
+                (snapshot, stamp) = rebuild(from: read)
+            case .noModel:
+                (snapshot, stamp) = rebuild(from: read)
             }
             for problem in snapshot.problems { logger.warning("skipping unreadable record: \(problem)") }
         }
@@ -100,6 +135,14 @@ public actor Engine {
         report.stopped = await execute(writes, epoch: epoch, into: &report.executed)
         if report.stopped == nil, !snapshot.orphanTargets.isEmpty {
             report.stopped = await removeOrphans(snapshot.orphanTargets, epoch: epoch, into: &report.orphansRemoved)
+        }
+        let holds = decisions.contains { if case .hold = $0.action { return true } else { return false } }
+        // A plan over a followed model that wanted no writes: until that model changes, safety passes
+        // that find it in agreement with the store need not plan again.
+        if let stamp, writes.isEmpty, !holds, snapshot.orphanTargets.isEmpty, report.stopped == nil {
+            settled = (stamp, decisions)
+        } else {
+            settled = nil
         }
         if let stopped = report.stopped { logger.warning("engine stopped writing: \(stopped)") }
         if following {
@@ -120,34 +163,31 @@ public actor Engine {
         return .reconciled(report)
     }
 
-    /// One recursive quorum read of the prefix, as a model; inside ``run()`` the model is then
-    /// followed (watched from its index + 1) so later event passes need no read.
-    private func readAll() async throws(RegistryError) -> RegistrySnapshot {
-        // The read holds every write made so far.
-        pendingTargets = [:]
-        let (node, index) = try await registry.read(registry.keys.prefix, "read registry snapshot", quorum: true)
-        var model = EngineModel(leaves: node?.leaves ?? [], index: index, keys: registry.keys)
+    /// A model built from one full read of the prefix (decoding every record) and its snapshot;
+    /// inside ``run()`` the model is then followed (watched from the read's index + 1) so later event
+    /// passes need no read, and the stamp names it.
+    private func rebuild(from read: (node: StoreNode?, index: UInt64)) -> (RegistrySnapshot, EngineModelFeed.ModelStamp?) {
+        var model = EngineModel(leaves: read.node?.leaves ?? [], index: read.index, keys: registry.keys)
         let snapshot = model.snapshot()
-        if following {
-            do { try feed.follow(model) } catch {
-                logger.warning("engine cannot watch the registry, planning from full reads: \(error)")
-            }
+        guard following else { return (snapshot, nil) }
+        do { return (snapshot, try feed.follow(model)) } catch {
+            logger.warning("engine cannot watch the registry, planning from full reads: \(error)")
+            return (snapshot, nil)
         }
-        return snapshot
     }
 
     /// The followed model's snapshot once it shows this engine's own writes (waiting up to a lease
     /// tick for the watch to deliver them), or nil: the pass then reads everything. Waiting on the
     /// written values rather than on a store index, because TTL refreshes advance the store's index
     /// without any watch event, so a model can be current while its index trails the store's.
-    private func modelSnapshot() async -> RegistrySnapshot? {
+    private func modelSnapshot() async -> (RegistrySnapshot, EngineModelFeed.ModelStamp)? {
         let deadline = ContinuousClock.now + configuration.leaseTickInterval
         while true {
             switch feed.snapshot(showing: pendingTargets) {
             case .noModel: return nil
-            case .current(let snapshot):
+            case .current(let snapshot, let stamp):
                 pendingTargets = [:]
-                return snapshot
+                return (snapshot, stamp)
             case .behind:
                 if ContinuousClock.now >= deadline { return nil }
                 try? await Task.sleep(for: .milliseconds(2))
@@ -427,6 +467,7 @@ public actor Engine {
     private func stopWatching() {
         feed.stop()
         pendingTargets = [:]
+        settled = nil
     }
 
     /// While another engine holds the lease, watches the lease key from the index last seen and wakes

@@ -5,8 +5,10 @@
 /// cost about 0.5 s of CPU, and the engine did one per event-driven pass, so a burst of submissions
 /// re-read the whole registry every second while planning a few hundred new units. With the model an
 /// event pass reads nothing: each event updates one record and re-decodes only the unit it touches.
-/// The periodic safety pass and every new tenure still rebuild the model from one full quorum read,
-/// so a lost or misapplied event cannot outlive ``EngineConfiguration/safetyInterval``.
+/// Every new tenure builds the model from one full quorum read; the periodic safety pass reads
+/// everything again and compares it with the model (``divergence(from:)``), rebuilding the model
+/// from that read if anything plan-relevant differs, so a lost or misapplied event cannot outlive
+/// ``EngineConfiguration/safetyInterval``.
 ///
 /// Decoding goes through the same functions as a full read (``RegistryContents``), so a unit is
 /// interpreted identically either way; the model's ``snapshot()`` is what a full read at ``index``
@@ -16,12 +18,14 @@ struct EngineModel: Sendable {
     /// The store index this model reflects (the full read's, then each applied event's).
     private(set) var index: UInt64
 
-    private var machineObjects: [String: Result<MachineState, RegistryError>] = [:]
-    private var overrides: [String: [String: String]] = [:]
-    private var jobObjects: [String: Result<JobObject, RegistryError>] = [:]
-    private var targetStates: [String: String] = [:]
-    private var targets: [String: String] = [:]
-    private var blobs: [String: String] = [:]
+    // The records, each with the text it came from, so a full read can be compared with the model
+    // (``divergence(from:)``) without decoding anything.
+    private(set) var machineObjects: [String: DecodedRecord<MachineState>] = [:]
+    private(set) var overrides: [String: [String: String]] = [:]
+    private(set) var jobObjects: [String: DecodedRecord<JobObject>] = [:]
+    private(set) var targetStates: [String: String] = [:]
+    private(set) var targets: [String: String] = [:]
+    private(set) var blobs: [String: String] = [:]
     /// Blob hash (hex) → units whose job object refers to it, to re-decode them when it changes.
     private var unitsByBlob: [String: Set<String>] = [:]
     /// Decoded units (target and heartbeat left out: the schedule is attached on output).
@@ -79,7 +83,7 @@ struct EngineModel: Sendable {
     mutating func snapshot() -> RegistrySnapshot {
         if sortedMachines == nil {
             sortedMachines = machineObjects.keys.sorted().compactMap { id in
-                guard case .success(let state) = machineObjects[id]! else { return nil }
+                guard case .success(let state) = machineObjects[id]!.value else { return nil }
                 return state.mergingMetadata(overrides[id] ?? [:])
             }
         }
@@ -89,7 +93,7 @@ struct EngineModel: Sendable {
         units.reserveCapacity(sortedNames!.count)
         var problems: [RegistryError] = []
         for id in machineObjects.keys.sorted() {
-            if case .failure(let problem) = machineObjects[id]! { problems.append(problem) }
+            if case .failure(let problem) = machineObjects[id]!.value { problems.append(problem) }
         }
         for name in sortedNames! {
             switch decoded[name] {
@@ -113,7 +117,9 @@ struct EngineModel: Sendable {
     private mutating func record(_ parsed: RegistryKey, key: String, value: String?) -> Bool {
         switch parsed {
         case .machineObject(let id):
-            machineObjects[id] = value.map { RegistryContents.machineObject(id, text: $0, key: key) }
+            machineObjects[id] = value.map {
+                DecodedRecord(text: $0, value: RegistryContents.machineObject(id, text: $0, key: key))
+            }
             sortedMachines = nil
         case .machineMetadata(let id, let name):
             if let value { overrides[id, default: [:]][name] = value } else { overrides[id]?[name] = nil }
@@ -127,10 +133,10 @@ struct EngineModel: Sendable {
             if jobObjects[unit] == nil { sortedNames = nil }
             do {
                 let object = try RegistryDecodeCache.shared.jobObject(value)
-                jobObjects[unit] = .success(object)
+                jobObjects[unit] = DecodedRecord(text: value, value: .success(object))
                 unitsByBlob[object.unitHash.hex, default: []].insert(unit)
             } catch {
-                jobObjects[unit] = .failure(.corruptRecord(key: key, reason: "\(error)"))
+                jobObjects[unit] = DecodedRecord(text: value, value: .failure(.corruptRecord(key: key, reason: "\(error)")))
             }
             dirty.insert(unit)
         case .jobTargetState(let unit):
@@ -187,7 +193,7 @@ struct EngineModel: Sendable {
     }
 
     private mutating func forgetBlobLink(of unit: String) {
-        guard case .success(let old) = jobObjects[unit] else { return }
+        guard case .success(let old) = jobObjects[unit]?.value else { return }
         let hex = old.unitHash.hex
         unitsByBlob[hex]?.remove(unit)
         if unitsByBlob[hex]?.isEmpty ?? false { unitsByBlob[hex] = nil }
@@ -201,7 +207,7 @@ struct EngineModel: Sendable {
     }
 
     private mutating func decode(_ name: String) {
-        switch jobObjects[name] {
+        switch jobObjects[name]?.value {
         case nil: decoded[name] = nil
         case .failure(let problem): decoded[name] = .failure(problem)
         case .success(let object):
@@ -218,4 +224,10 @@ struct EngineModel: Sendable {
         guard key.hasPrefix(keys.prefix) else { return nil }
         return key.dropFirst(keys.prefix.count).split(separator: "/").map(String.init)
     }
+}
+
+/// A record of the model with the exact text it was decoded from.
+struct DecodedRecord<Value: Sendable>: Sendable {
+    let text: String
+    let value: Result<Value, RegistryError>
 }

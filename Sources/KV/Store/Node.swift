@@ -55,7 +55,12 @@ final class Node {
 
     /// Visible children as views (one level unless `recursive`), hidden ones omitted.
     func listing(recursive: Bool, now: Int64) -> [NodeView] {
-        sortedChildren.filter { !$0.isHidden }.map { $0.view(recursive: recursive, now: now) }
+        // By the children's names (the dictionary's keys): deriving each name from its path again
+        // was a tenth of an idle fleet engine's CPU (its periodic full read lists 40,000 nodes).
+        guard let children else { return [] }
+        return children.sorted { $0.key < $1.key }.compactMap { name, child in
+            name.first == "_" ? nil : child.view(recursive: recursive, now: now)
+        }
     }
 }
 

@@ -15,6 +15,7 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     private var _holdWatches = false
     private var _targetWritesInFlight = 0
     private var _mostTargetWritesInFlight = 0
+    private var _dropWatchEvent: (@Sendable (String) -> Bool)?
 
     init(_ inner: any StoreClient) { self.inner = inner }
 
@@ -46,6 +47,12 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     var targetWrites: Int { lock.withLock { _targetWrites } }
     /// The most `job/*/target` writes that were in progress at once (delayed ones overlap).
     var mostTargetWritesInFlight: Int { lock.withLock { _mostTargetWritesInFlight } }
+
+    /// From now on, watch events whose key satisfies `drop` never reach the watcher, as if the watch
+    /// had lost them: what the engine's safety pass must catch.
+    func dropWatchEvents(where drop: @escaping @Sendable (String) -> Bool) {
+        lock.withLock { _dropWatchEvent = drop }
+    }
 
     private func check(_ key: String) throws {
         if unreachable { throw StoreClientError.unavailable(["test: store unreachable (\(key))"]) }
@@ -99,9 +106,13 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent {
         try check(key)
         while holdWatches { try await Task.sleep(for: .milliseconds(10)) }
-        let event = try await inner.waitForChange(key, recursive: recursive, fromIndex: index)
-        // An outage that began during the wait fails the watch, as a dropped connection would.
-        try check(key)
-        return event
+        var next = index
+        while true {
+            let event = try await inner.waitForChange(key, recursive: recursive, fromIndex: next)
+            // An outage that began during the wait fails the watch, as a dropped connection would.
+            try check(key)
+            guard let drop = lock.withLock({ _dropWatchEvent }), drop(event.node.key) else { return event }
+            next = max(next, event.node.modifiedIndex + 1)
+        }
     }
 }
