@@ -37,6 +37,14 @@ import Testing
         func changes() async -> AsyncStream<Void> { await inner.changes() }
     }
 
+    /// An agent whose own timers (reconcile, republish: 60 s) never fire during a test, so only events
+    /// and the passes a test triggers act.
+    static func agent(_ source: any AgentSource, _ units: any UnitManager) -> Agent {
+        Agent(machine: F.machine, source: source, units: units,
+              configuration: AgentConfiguration(reconcileInterval: .seconds(60), republishInterval: .seconds(60)),
+              logger: F.quiet)
+    }
+
     /// Polls `condition` every 5 ms until it holds or 30 s pass (returns at once when it holds, so the
     /// bound only matters for a broken agent, however loaded the machine).
     static func eventually(_ condition: () async -> Bool) async -> Bool {
@@ -51,10 +59,7 @@ import Testing
     @Test func aCompleteStateChangeOfAnUnknownUnitNeedsNoQuery() async throws {
         let units = FailingUnitManager()
         let source = InMemoryAgentSource(units: [try F.unit("a.service")], schedule: ["a.service": F.machine.id])
-        let agent = Agent(
-            machine: F.machine, source: source, units: units,
-            configuration: AgentConfiguration(reconcileInterval: .seconds(60), republishInterval: .seconds(60)),
-            logger: F.quiet)
+        let agent = Self.agent(source, units)
         // systemd answers no query: the pass loads and starts a.service but cannot read its state back.
         units.fail("unitStates")
         #expect(try #require(await agent.reconcileOnce()).succeeded)
@@ -84,10 +89,7 @@ import Testing
         let inner = InMemoryAgentSource(
             units: try names.map { try F.unit($0) }, schedule: Dictionary(uniqueKeysWithValues: names.map { ($0, F.machine.id) }))
         let source = HeldSource(inner)
-        let agent = Agent(
-            machine: F.machine, source: source, units: units,
-            configuration: AgentConfiguration(reconcileInterval: .seconds(60), republishInterval: .seconds(60)),
-            logger: F.quiet)
+        let agent = Self.agent(source, units)
         let running = Task { await agent.run() }
         defer { running.cancel() }
         #expect(await Self.eventually { names.allSatisfy { inner.published[$0]?.activeState == "active" } })
@@ -160,10 +162,7 @@ import Testing
         let names = ["a.service", "b.service", "c.service"]
         let source = InMemoryAgentSource(
             units: try names.map { try F.unit($0) }, schedule: Dictionary(uniqueKeysWithValues: names.map { ($0, F.machine.id) }))
-        let agent = Agent(
-            machine: F.machine, source: source, units: units,
-            configuration: AgentConfiguration(reconcileInterval: .seconds(60), republishInterval: .seconds(60)),
-            logger: F.quiet)
+        let agent = Self.agent(source, units)
         // systemd's event for a.service arrives while the pass is still starting the others; for
         // b.service only a transitional one (deactivating: not the outcome of a start); none for c.
         units.afterStart { name in
@@ -192,10 +191,7 @@ import Testing
         let units = ReportingUnitManager()
         units.silence()
         let source = InMemoryAgentSource(units: [], schedule: [:])
-        let agent = Agent(
-            machine: F.machine, source: source, units: units,
-            configuration: AgentConfiguration(reconcileInterval: .seconds(60), republishInterval: .seconds(60)),
-            logger: F.quiet)
+        let agent = Self.agent(source, units)
         let running = Task { await agent.run() }
         defer { running.cancel() }
         #expect(await Self.eventually { source.desiredReads > 0 })

@@ -62,9 +62,9 @@ import TestSupport
 
     @Test func machinesAnnounceAndAUnitRunsOnOneOfThem() async throws {
         var cluster = try await Self.makeCluster(["a", "b"])
-        #expect(await EngineTests.eventually() { (try? await cluster.registry.machines().count) == 2 })
+        #expect(await EngineTests.eventually { (try? await cluster.registry.machines().count) == 2 })
         try await Self.submit(cluster.registry, "hello.service")
-        #expect(await EngineTests.eventually() { await Self.running(cluster, "hello.service").count == 1 })
+        #expect(await EngineTests.eventually { await Self.running(cluster, "hello.service").count == 1 })
         let host = await Self.running(cluster, "hello.service")[0]
         #expect(try await cluster.registry.target(of: "hello.service") == host)
         for (_, d) in cluster.daemons { await d.shutdown(purge: true) }
@@ -91,11 +91,11 @@ import TestSupport
                                             debounce: .milliseconds(20))),
             logger: Self.quiet)
         let client = try FleetAPIClient(endpoints: ["unix://" + socket], requestTimeout: 3)
-        #expect(await EngineTests.eventually() { (try? await client.machines().map(\.id)) == [machineID] })
+        #expect(await EngineTests.eventually { (try? await client.machines().map(\.id)) == [machineID] })
         try await client.createUnit(APIUnit(
             name: "api.service", options: [APIUnitOption(section: "Service", name: "ExecStart", value: "/bin/true")],
             desiredState: "launched"))
-        #expect(await EngineTests.eventually() {
+        #expect(await EngineTests.eventually {
             (try? await client.unit("api.service"))??.currentState == "launched"
         })
         #expect(try await systemd.unitStates(["api.service"])["api.service"]?.activeState == .active)
@@ -109,7 +109,7 @@ import TestSupport
     @Test func gracefulShutdownPurgesAndTheUnitMovesAtOnce() async throws {
         var cluster = try await Self.makeCluster(["a", "b"])
         try await Self.submit(cluster.registry, "web.service")
-        #expect(await EngineTests.eventually() { await Self.running(cluster, "web.service").count == 1 })
+        #expect(await EngineTests.eventually { await Self.running(cluster, "web.service").count == 1 })
         let first = await Self.running(cluster, "web.service")[0]
         let started = ContinuousClock.now
         await cluster.daemons[first]!.shutdown(purge: true)
@@ -129,7 +129,7 @@ import TestSupport
     @Test func aCrashedMachineLosesItsUnitsAfterTheMachineTTL() async throws {
         var cluster = try await Self.makeCluster(["a", "b", "c"])
         for i in 1...6 { try await Self.submit(cluster.registry, "u\(i).service") }
-        #expect(await EngineTests.eventually() {
+        #expect(await EngineTests.eventually {
             var total = 0
             for i in 1...6 { total += await Self.running(cluster, "u\(i).service").count }
             return total == 6
@@ -156,13 +156,13 @@ import TestSupport
     @Test func anotherEngineSchedulesWhenTheLeaderStops() async throws {
         var cluster = try await Self.makeCluster(["a", "b"])
         try await Self.submit(cluster.registry, "one.service")
-        #expect(await EngineTests.eventually() { await Self.running(cluster, "one.service").count == 1 })
+        #expect(await EngineTests.eventually { await Self.running(cluster, "one.service").count == 1 })
         let lease = try await cluster.store.get("/fleet-test/lease/engine-leader", recursive: false, quorum: true).node
         let leader = try RegistryJSON.decode(EngineLease.self, from: try #require(lease?.value)).machineID
         await cluster.daemons[leader]!.shutdown(purge: false)
         cluster.systemd.removeValue(forKey: leader)
         try await Self.submit(cluster.registry, "two.service")
-        #expect(await EngineTests.eventually() { await Self.running(cluster, "two.service").count == 1 })
+        #expect(await EngineTests.eventually { await Self.running(cluster, "two.service").count == 1 })
         for (id, d) in cluster.daemons where id != leader { await d.shutdown(purge: true) }
         cluster.daemons.removeAll()
     }
@@ -196,7 +196,7 @@ import TestSupport
             registry: registry, machine: MachineState(id: "m2", publicIP: "10.0.0.2"), ttl: 1,
             logger: FleetDaemonTests.quiet)
         try await heartbeat.announceOnce()
-        #expect(await EngineTests.eventually() { (try? await registry.machine("m2")) == nil })
+        #expect(await EngineTests.eventually { (try? await registry.machine("m2")) == nil })
         try await heartbeat.refresh()
         #expect(try await registry.machine("m2")?.publicIP == "10.0.0.2")
         await heartbeat.withdraw()

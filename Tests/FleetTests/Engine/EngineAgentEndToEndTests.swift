@@ -33,19 +33,19 @@ import TestSupport
         let submitted = ContinuousClock.now
         try await registry.createUnit(try RegistryUnit(
             name: "hello.service", text: "[Service]\nExecStart=/bin/sleep 1000\n", desiredState: .launched))
-        #expect(try await EngineTests.eventually() { try await current() == .launched })
+        #expect(try await EngineTests.eventually { try await current() == .launched })
         print("submit to launched (100 ms polling): \(ContinuousClock.now - submitted)")
         #expect(try await registry.target(of: "hello.service") == "m1")
         #expect(try await registry.unitStates("hello.service")["hello.service"]?["m1"]?.activeState == "active")
 
         try await registry.setDesiredState("hello.service", to: .inactive)
-        #expect(try await EngineTests.eventually() {
+        #expect(try await EngineTests.eventually {
             let state = try await current()
             let published = try await registry.unitStates()
             return state == .inactive && published.isEmpty
         })
         // The agent may unload on the desired state alone, before the engine's unschedule lands.
-        #expect(try await EngineTests.eventually() { try await registry.target(of: "hello.service") == nil })
+        #expect(try await EngineTests.eventually { try await registry.target(of: "hello.service") == nil })
 
         agentRun.cancel()
         engineRun.cancel()

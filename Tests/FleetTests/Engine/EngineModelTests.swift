@@ -148,7 +148,7 @@ import Testing
         let run = Task { await engine.run() }
         defer { run.cancel() }
         try await inner.createUnit(try Self.unit("first.service"))
-        #expect(try await EngineTests.eventually() { try await inner.target(of: "first.service") != nil })
+        #expect(try await EngineTests.eventually { try await inner.target(of: "first.service") != nil })
         let reads = store.recursiveGets
         // Presence refreshes advance the store's index without any watch event: the engine must not
         // take that for a model that is behind (and fall back to full reads).
@@ -164,7 +164,7 @@ import Testing
             try await inner.createUnit(try Self.unit("u\(i).service"))
             if i % 10 == 9 { try await Task.sleep(for: .milliseconds(200)) }
         }
-        #expect(try await EngineTests.eventually() {
+        #expect(try await EngineTests.eventually {
             try await inner.units().allSatisfy { $0.target != nil }
         })
         let placed = try await inner.units()
@@ -177,7 +177,7 @@ import Testing
         #expect(!lost.isEmpty)
         refresher.cancel()
         try await inner.removeMachine("m2")
-        #expect(try await EngineTests.eventually() {
+        #expect(try await EngineTests.eventually {
             let units = try await inner.units()
             return units.allSatisfy { $0.target != nil && $0.target != "m2" }
         })

@@ -117,7 +117,7 @@ import TestSupport
         try await Self.addUnit(s.direct, "b.service")
         _ = await engine.reconcileOnce()
         #expect(try await s.direct.target(of: "b.service") == "m0")  // least loaded
-        #expect(try await Self.eventually() { try await s.direct.machine("m0") == nil })
+        #expect(try await Self.eventually { try await s.direct.machine("m0") == nil })
         _ = await engine.reconcileOnce()
         #expect(try await s.direct.target(of: "b.service") == "m2")
         #expect(try await s.direct.target(of: "a.service") == "m2")
@@ -223,22 +223,22 @@ import TestSupport
         // A long safety interval: only the watch can place the unit quickly.
         let engine = Self.engine(s.registry, "engine-a", leaseTTL: 3, safetyInterval: .seconds(120))
         let task = Task { await engine.run() }
-        #expect(try await Self.eventually() {
+        #expect(try await Self.eventually {
             try await s.direct.store.get(Self.keys.engineLease).node?.value?.contains("engine-a") ?? false
         })
         try await s.direct.createMachine(MachineState(id: "m1"), ttl: 30)
         try await Self.addUnit(s.direct, "a.service")
-        #expect(try await Self.eventually() { try await s.direct.target(of: "a.service") == "m1" })
+        #expect(try await Self.eventually { try await s.direct.target(of: "a.service") == "m1" })
 
         // Outlives several lease TTLs while idle: the lease is renewed in between passes.
         try await Task.sleep(for: .seconds(4))
         try await Self.addUnit(s.direct, "b.service")
-        #expect(try await Self.eventually() { try await s.direct.target(of: "b.service") == "m1" })
+        #expect(try await Self.eventually { try await s.direct.target(of: "b.service") == "m1" })
 
         task.cancel()
         await task.value
         // Released on the way out (or, if a loaded machine delayed a renewal past the TTL, expired).
-        #expect(try await Self.eventually() { try await s.direct.store.get(Self.keys.engineLease).node == nil })
+        #expect(try await Self.eventually { try await s.direct.store.get(Self.keys.engineLease).node == nil })
     }
 
     @Test func twoRunningEnginesFailOverWhenTheLeaderStops() async throws {
@@ -249,13 +249,13 @@ import TestSupport
         let a = Self.engine(s.registry, "engine-a", leaseTTL: 3, safetyInterval: .seconds(120))
         let b = Self.engine(Registry(store: bStore, keys: Self.keys), "engine-b", leaseTTL: 3, safetyInterval: .seconds(120))
         let runA = Task { await a.run() }
-        #expect(try await Self.eventually() {
+        #expect(try await Self.eventually {
             try await s.direct.store.get(Self.keys.engineLease).node?.value?.contains("engine-a") ?? false
         })
         let runB = Task { await b.run() }
 
         try await Self.addUnit(s.direct, "a.service")
-        #expect(try await Self.eventually() { try await s.direct.target(of: "a.service") == "m1" })
+        #expect(try await Self.eventually { try await s.direct.target(of: "a.service") == "m1" })
         // One write attempt in all (refused attempts count too): never both engines.
         #expect(aStore.targetWrites + bStore.targetWrites == 1)
 
@@ -263,7 +263,7 @@ import TestSupport
         runA.cancel()
         await runA.value
         try await Self.addUnit(s.direct, "b.service")
-        #expect(try await Self.eventually() { try await s.direct.target(of: "b.service") == "m1" })
+        #expect(try await Self.eventually { try await s.direct.target(of: "b.service") == "m1" })
         #expect(aStore.targetWrites + bStore.targetWrites == 2)
         #expect(bStore.targetWrites >= 1)
         runB.cancel()
@@ -287,7 +287,7 @@ import TestSupport
         #expect(tookOver)
         #expect(after < .seconds(8), "took over after \(after); its own tick was 10 s away")
         try await Self.addUnit(s.direct, "a.service")
-        #expect(try await Self.eventually() { try await s.direct.target(of: "a.service") == "m1" })
+        #expect(try await Self.eventually { try await s.direct.target(of: "a.service") == "m1" })
         run.cancel()
         await run.value
     }

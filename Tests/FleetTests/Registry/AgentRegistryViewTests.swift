@@ -35,13 +35,13 @@ import Testing
     static func follow(_ source: RegistryAgentSource) async -> Task<Void, Never> {
         let stream = await source.changes()
         let task = Task { for await _ in stream {} }
-        _ = await EngineTests.eventually() { source.isLive }
+        _ = await EngineTests.eventually { source.isLive }
         return task
     }
 
     /// Waits (bounded) until the live view answers what a full read answers.
     static func agrees(_ s: Setup) async throws -> Bool {
-        try await EngineTests.eventually() {
+        try await EngineTests.eventually {
             guard s.source.isLive else { return false }
             return try await s.source.desiredUnits(for: me) == reference(s.direct, me)
         }
@@ -107,7 +107,7 @@ import Testing
         let stream = await s.source.changes()
         let notifications = Counter()
         let consumer = Task { for await _ in stream { notifications.add() } }
-        #expect(await EngineTests.eventually() { s.source.isLive && notifications.value >= 1 })
+        #expect(await EngineTests.eventually { s.source.isLive && notifications.value >= 1 })
         #expect(try await s.source.desiredUnits(for: Self.me).map(\.name) == ["here.service"])
 
         let readsBefore = s.controlled.gets
@@ -120,7 +120,7 @@ import Testing
         }
         // A change here is seen; the 150 writes before it were not worth a read or a pass.
         try await s.direct.setDesiredState("here.service", to: .loaded)
-        #expect(await EngineTests.eventually() { notifications.value > seen })
+        #expect(await EngineTests.eventually { notifications.value > seen })
         #expect(try await s.source.desiredUnits(for: Self.me).map(\.targetState) == [.loaded])
         #expect(s.controlled.gets == readsBefore)
         #expect(notifications.value == seen + 1)
@@ -153,19 +153,19 @@ import Testing
                           configuration: AgentConfiguration(reconcileInterval: .milliseconds(100)))
         let running = Task { await agent.run() }
         let active = { (try? await systemd.unitStates(["keep.service"]))?["keep.service"]?.activeState == .active }
-        #expect(await EngineTests.eventually() { await active() })
+        #expect(await EngineTests.eventually { await active() })
 
         s.controlled.unreachable = true
         // Any event makes the held watch notice the outage; then answers come from the store or not at all.
         try await s.direct.store.set("/v/job/other.service/target", value: "m2")
-        #expect(await EngineTests.eventually() { !s.source.isLive })
+        #expect(await EngineTests.eventually { !s.source.isLive })
         await #expect(throws: (any Error).self) { try await s.source.desiredUnits(for: Self.me) }
         for _ in 0..<5 { await agent.reconcileOnce() }
         try await Task.sleep(for: .milliseconds(300))
         #expect(await active())
 
         s.controlled.unreachable = false
-        #expect(await EngineTests.eventually() { s.source.isLive })
+        #expect(await EngineTests.eventually { s.source.isLive })
         #expect(await active())
         running.cancel()
         await running.value
@@ -181,7 +181,7 @@ import Testing
         try await s.direct.store.set("/v/job/x.service/target", value: "m2")
         try await s.direct.store.set("/v/job/y.service/object", value: "{broken")
         try await s.direct.store.set("/v/job/y.service/target", value: "m1")
-        #expect(await EngineTests.eventually() { s.source.keptUnits.contains("y.service") })
+        #expect(await EngineTests.eventually { s.source.keptUnits.contains("y.service") })
         await #expect(throws: AgentSourceError.self) { try await s.source.desiredUnits(for: Self.me) }
         follower.cancel()
     }

@@ -16,7 +16,7 @@ import Testing
     }
 
     static func agrees(_ registry: Registry, _ sources: [RegistryAgentSource]) async throws -> Bool {
-        try await EngineTests.eventually() {
+        try await EngineTests.eventually {
             let snapshot = try await registry.snapshot(quorum: false)
             for (source, machine) in zip(sources, machines) {
                 guard source.isLive else { return false }
@@ -37,7 +37,7 @@ import Testing
             let stream = await source.changes()
             followers.append(Task { for await _ in stream {} })
         }
-        #expect(await EngineTests.eventually() { sources.allSatisfy(\.isLive) })
+        #expect(await EngineTests.eventually { sources.allSatisfy(\.isLive) })
         #expect(feed.subscriberCount == 3)
         var rng = SplitMix64(state: 7)
         var created: Set<String> = []
@@ -65,7 +65,7 @@ import Testing
         }
         #expect(try await Self.agrees(registry, sources))
         for f in followers { f.cancel() }
-        #expect(await EngineTests.eventually() { feed.subscriberCount == 0 })
+        #expect(await EngineTests.eventually { feed.subscriberCount == 0 })
     }
 
     @Test func eventsAboutOtherMachinesUnitsAreNotDelivered() async throws {
@@ -105,7 +105,7 @@ import Testing
         let slow = try await feed.subscribe(machineID: "m1")
         for i in 0..<10 { try await registry.store.set(registry.keys.jobTarget("u\(i).service"), value: "m1") }
         // Nobody reads until the feed has given up on the subscriber: its buffer holds 3 events.
-        #expect(await EngineTests.eventually() { feed.subscriberCount == 0 })
+        #expect(await EngineTests.eventually { feed.subscriberCount == 0 })
         var got: [String] = []
         await #expect(throws: StoreClientError.self) {
             while let e = try await slow.next() { got.append(e.node.key) }
