@@ -34,7 +34,7 @@ public final class JobEventFeed: Sendable {
     private struct Member {
         let machineID: String
         let id: Int
-        let continuation: AsyncStream<StoreWatchEvent>.Continuation
+        let inbox: JobEventInbox
         /// Why the subscriber was dropped, read by its ``Subscription/next()``.
         let failure: FailureBox
         var everything = true
@@ -75,14 +75,13 @@ public final class JobEventFeed: Sendable {
                 s.pump = Task.detached { [weak self] in await self?.pump(watch, generation: generation) }
             }
         }
-        let (events, continuation) = AsyncStream.makeStream(
-            of: StoreWatchEvent.self, bufferingPolicy: .bufferingOldest(bufferSize))
+        let inbox = JobEventInbox(capacity: bufferSize)
         return state.withLock { s in
             s.nextID += 1
             let id = s.nextID
             let failure = FailureBox()
-            let subscription = Subscription(feed: self, id: id, events: events, failure: failure)
-            s.members[id] = Member(machineID: machineID, id: id, continuation: continuation, failure: failure)
+            let subscription = Subscription(feed: self, id: id, inbox: inbox, failure: failure)
+            s.members[id] = Member(machineID: machineID, id: id, inbox: inbox, failure: failure)
             s.byMachine[machineID, default: []].insert(id)
             s.everything.insert(id)
             return subscription
@@ -117,7 +116,7 @@ public final class JobEventFeed: Sendable {
         let reason = (failure as? StoreClientError) ?? .unavailable(["job/ watch ended: \(failure)"])
         for member in dropped {
             member.failure.set(reason)
-            member.continuation.finish()
+            member.inbox.finish()
         }
     }
 
@@ -160,10 +159,7 @@ public final class JobEventFeed: Sendable {
             var lost: [Member] = []
             func offer(_ id: Int) {
                 guard let m = s.members[id] else { return }
-                switch m.continuation.yield(event) {
-                case .enqueued: return
-                default: lost.append(m)
-                }
+                if !m.inbox.push(event) { lost.append(m) }
             }
             if everyone {
                 for id in s.members.keys { offer(id) }
@@ -182,7 +178,7 @@ public final class JobEventFeed: Sendable {
         }
         for member in lost {
             member.failure.set(.historyCleared(currentIndex: event.node.modifiedIndex))
-            member.continuation.finish()
+            member.inbox.finish()
         }
     }
 
@@ -211,7 +207,7 @@ public final class JobEventFeed: Sendable {
             defer { s.watch = nil }
             return (m, s.watch)
         }
-        member?.continuation.finish()
+        member?.inbox.finish()
         stop?.cancel()
     }
 
@@ -245,23 +241,35 @@ public final class JobEventFeed: Sendable {
     public final class Subscription: @unchecked Sendable {
         let id: Int
         private weak var feed: JobEventFeed?
-        private var iterator: AsyncStream<StoreWatchEvent>.AsyncIterator
+        private let inbox: JobEventInbox
         private let failure: FailureBox
 
-        fileprivate init(feed: JobEventFeed, id: Int, events: AsyncStream<StoreWatchEvent>, failure: FailureBox) {
+        fileprivate init(feed: JobEventFeed, id: Int, inbox: JobEventInbox, failure: FailureBox) {
             self.feed = feed
             self.id = id
             self.failure = failure
-            self.iterator = events.makeAsyncIterator()
+            self.inbox = inbox
         }
 
         /// The next event routed here, in store order; nil once cancelled. Throws `historyCleared`
         /// if this subscriber fell too far behind, or the shared watch's error: re-subscribe and re-read.
         public func next() async throws -> StoreWatchEvent? {
-            if let event = await iterator.next() { return event }
+            if let event = await inbox.next() { return event }
             if let failure = failure.value { throw failure }
             return nil
         }
+
+        /// Every event routed here and not yet taken, in store order, waiting for at least one;
+        /// nil once cancelled. Throws as ``next()`` does. The events queued before a drop are
+        /// still handed out first, as by ``next()``.
+        public func nextBatch() async throws -> [StoreWatchEvent]? {
+            if let events = await inbox.nextBatch() { return events }
+            if let failure = failure.value { throw failure }
+            return nil
+        }
+
+        /// Events routed here and not yet taken (tests and diagnostics).
+        var queued: Int { inbox.queued }
 
         /// Receive every event about `unit` (call before reading it, and while the view keeps it).
         public func want(_ unit: String) { feed?.want(id, unit) }

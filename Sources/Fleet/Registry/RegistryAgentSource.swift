@@ -128,15 +128,77 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
         return false
     }
 
-    /// Reads `job/<unit>` and, if needed, its blob, and loads them into the live view.
-    private func fetch(_ unit: String) async throws {
-        let (node, index) = try await registry.read(registry.keys.jobDirectory(unit), "read unit \(unit)")
-        let leaves = node?.leaves ?? []
-        if let hash = lock.withLock({ state.view.blobWanted(unit: unit, leaves: leaves) }) {
-            let text = try await readBlob(hash)
-            lock.withLock { state.view.addBlob(hash, text) }
+    /// Applies a batch of `job/` events to the live view; true when the view changed. Units that
+    /// an event makes this machine's (or possibly global) are read concurrently (``fetch(_:)``),
+    /// not one after another: 250 schedules written at once cost about 250 / 32 store round trips
+    /// before the agent hears of them, and it hears once. A later event of a unit being read waits
+    /// for that read (it is applied after it, and skipped if the read already reflects it), so
+    /// every unit's events still apply in store order.
+    private func absorb(_ events: [StoreWatchEvent], from feed: JobEventFeed.Subscription) async throws -> Bool {
+        let before = lock.withLock { state.view.generation }
+        var work = events
+        while !work.isEmpty {
+            var reading: [String] = []
+            var beingRead = Set<String>()
+            var waiting: [StoreWatchEvent] = []
+            for event in work {
+                if let (unit, _) = self.feed.split(event.node.key), beingRead.contains(String(unit)) {
+                    waiting.append(event)
+                    continue
+                }
+                switch lock.withLock({ state.view.apply(event) }) {
+                case .ignored: continue
+                case .changed: release(event, from: feed)
+                case .fetch(let unit):
+                    // Before the read: every event of the unit after it reaches this subscriber.
+                    feed.want(unit)
+                    if beingRead.insert(unit).inserted { reading.append(unit) }
+                }
+            }
+            if !reading.isEmpty {
+                try await fetch(reading)
+                for unit in reading where !lock.withLock({ state.view.keeps(unit) }) { feed.drop(unit) }
+            }
+            work = waiting
         }
-        lock.withLock { state.view.load(unit: unit, leaves: leaves, at: index) }
+        return lock.withLock { state.view.generation } != before
+    }
+
+    /// Reads `job/<unit>` of every unit in `units` (at most ``BoundedConcurrency/defaultLimit`` at a
+    /// time), then the blobs the view lacks (each once), and loads them into the live view. The
+    /// first failure is thrown after all reads have ended; nothing is loaded then (the caller
+    /// re-reads everything).
+    private func fetch(_ units: [String]) async throws {
+        let registry = self.registry
+        let reads = await BoundedConcurrency.map(units) { unit -> Result<(StoreNode?, UInt64), any Error> in
+            do {
+                return .success(try await registry.read(registry.keys.jobDirectory(unit), "read unit \(unit)"))
+            } catch {
+                return .failure(error)
+            }
+        }
+        var loaded: [(unit: String, leaves: [StoreNode], index: UInt64)] = []
+        for (unit, read) in zip(units, reads) {
+            let (node, index) = try read.get()
+            loaded.append((unit, node?.leaves ?? [], index))
+        }
+        var wanted: [UnitHash] = []
+        lock.withLock {
+            for read in loaded {
+                if let hash = state.view.blobWanted(unit: read.unit, leaves: read.leaves), !wanted.contains(hash) {
+                    wanted.append(hash)
+                }
+            }
+        }
+        let blobs = await BoundedConcurrency.map(wanted) { hash -> Result<String?, any Error> in
+            do { return .success(try await self.readBlob(hash)) } catch { return .failure(error) }
+        }
+        var texts: [(UnitHash, String?)] = []
+        for (hash, blob) in zip(wanted, blobs) { texts.append((hash, try blob.get())) }
+        lock.withLock {
+            for (hash, text) in texts { state.view.addBlob(hash, text) }
+            for read in loaded { state.view.load(unit: read.unit, leaves: read.leaves, at: read.index) }
+        }
     }
 
     private func readBlob(_ hash: UnitHash) async throws -> String? {
@@ -258,20 +320,10 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
                     state.live = true
                 }
                 notifyListeners()
-                while let event = try await feed.next() {
-                    guard event.node.modifiedIndex > index else { continue }  // the read has it
-                    backoff = .milliseconds(100)
-                    switch lock.withLock({ state.view.apply(event) }) {
-                    case .ignored: continue
-                    case .changed:
-                        release(event, from: feed)
+                while let batch = try await feed.nextBatch() {
+                    if batch.contains(where: { $0.node.modifiedIndex > index }) { backoff = .milliseconds(100) }
+                    if try await absorb(batch.filter { $0.node.modifiedIndex > index }, from: feed) {
                         notifyListeners()
-                    case .fetch(let unit):
-                        feed.want(unit)
-                        let before = lock.withLock { state.view.generation }
-                        try await fetch(unit)
-                        if !lock.withLock({ state.view.keeps(unit) }) { feed.drop(unit) }
-                        if lock.withLock({ state.view.generation }) != before { notifyListeners() }
                     }
                 }
                 feed.cancel()

@@ -118,6 +118,36 @@ import Testing
         again.cancel()
     }
 
+    @Test func aBatchHandsOutEverythingQueuedInStoreOrder() async throws {
+        let registry = Self.registry()
+        let feed = JobEventFeed(registry: registry)
+        let sub = try await feed.subscribe(machineID: "m1")
+        sub.narrow(to: [])
+        let keys = (0..<10).map { registry.keys.jobTarget("u\($0).service") }
+        for key in keys { try await registry.store.set(key, value: "m1") }
+        #expect(await EngineTests.eventually { sub.queued == 10 })
+        #expect(try await sub.nextBatch()?.map(\.node.key) == keys)
+        #expect(sub.queued == 0)
+        // One at a time still works after a batch, and a batch waits for the next event.
+        try await registry.store.set(registry.keys.jobTarget("v.service"), value: "m1")
+        #expect(try await sub.next()?.node.key == registry.keys.jobTarget("v.service"))
+        let waiting = Task { try await sub.nextBatch()?.map(\.node.key) }
+        try await registry.store.set(registry.keys.jobTarget("w.service"), value: "m1")
+        #expect(try await waiting.value == [registry.keys.jobTarget("w.service")])
+        sub.cancel()
+        #expect(try await sub.nextBatch() == nil)
+    }
+
+    @Test func aBatchOfASubscriberThatFellBehindEndsInTheError() async throws {
+        let registry = Self.registry()
+        let feed = JobEventFeed(registry: registry, bufferSize: 3)
+        let slow = try await feed.subscribe(machineID: "m1")
+        for i in 0..<10 { try await registry.store.set(registry.keys.jobTarget("u\(i).service"), value: "m1") }
+        #expect(await EngineTests.eventually { feed.subscriberCount == 0 })
+        #expect(try await slow.nextBatch()?.map(\.node.key) == (0..<3).map { registry.keys.jobTarget("u\($0).service") })
+        await #expect(throws: StoreClientError.self) { _ = try await slow.nextBatch() }
+    }
+
     @Test func keysAreSplitWithoutParsing() {
         let feed = JobEventFeed(registry: Self.registry())
         #expect(feed.split("/f/job/a.service/target").map { "\($0.unit)|\($0.leaf ?? "-")" } == "a.service|target")
