@@ -5,7 +5,8 @@
 /// the first second is polled every 50 ms, then the pause grows by half each poll up to 250 ms
 /// (``pause(afterPoll:)``), so a quick answer is seen quickly and a long wait costs fleet's rate.
 /// Attempts count the time paused, not polls. Within one poll the units are checked concurrently
-/// (``BoundedConcurrency``), so waiting for 1,000 units is not 1,000 round trips in a row.
+/// (``BoundedConcurrency``), and share their reads (``PollReads``): waiting for 1,000 units costs a
+/// poll three listings, not 3,000 requests.
 ///
 /// Unlike fleet, progress is visible: whenever what a unit is waiting for changes, one line on
 /// stderr says where it is (`web@1.service: loaded on abcd1234.../10.0.0.1, waiting for launched`).
@@ -22,12 +23,13 @@ public struct StateWaiter: Sendable {
         case failed(CLIError)
     }
 
-    /// One unit to wait for: the state named in the timeout message and how to check it.
+    /// One unit to wait for: the state named in the timeout message and how to check it, reading
+    /// through the poll's shared ``PollReads``.
     public struct Goal: Sendable {
         public var unit: String
         public var state: String
-        public var check: @Sendable () async throws(CLIError) -> Status
-        public init(unit: String, state: String, check: @escaping @Sendable () async throws(CLIError) -> Status) {
+        public var check: @Sendable (PollReads) async throws(CLIError) -> Status
+        public init(unit: String, state: String, check: @escaping @Sendable (PollReads) async throws(CLIError) -> Status) {
             self.unit = unit
             self.state = state
             self.check = check
@@ -84,8 +86,9 @@ public struct StateWaiter: Sendable {
         var previous: Duration?
         let budget = Self.attemptWindow * attempts
         while !pending.isEmpty {
+            let reads = PollReads(context: context, units: pending.count)
             let statuses = await BoundedConcurrency.map(pending) { goal -> Status in
-                do throws(CLIError) { return try await goal.check() } catch { return .failed(error) }
+                do throws(CLIError) { return try await goal.check(reads) } catch { return .failed(error) }
             }
             var still: [Goal] = []
             for (goal, status) in zip(pending, statuses) {

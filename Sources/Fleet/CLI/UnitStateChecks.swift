@@ -23,36 +23,27 @@ struct UnitStateChecks: Sendable {
         return unit
     }
 
-    func machineLabel() async throws(CLIError) -> MachineLabel {
-        let machines = try await context.call("listing machines") { () async throws(FleetAPIError) in
-            try await context.api.machines()
-        }
-        return MachineLabel(machines: machines, full: false)
-    }
-
     func states(_ name: String, machineID: String?) async throws(CLIError) -> [APIUnitState] {
-        try await context.call("reading the state of unit \(name)") { () async throws(FleetAPIError) in
-            try await context.api.unitStates(machineID: machineID, unitName: name)
-        }
+        try await PollReads(context: context, units: 1).states(name, machineID: machineID)
     }
 
     /// The unit's fleet current state equals `state`; for `launched` with `requireActive`, systemd
     /// on its machine must also report it loaded and active (fleet's `start` semantics).
     func fleetState(_ name: String, _ state: String, requireActive: Bool = false) -> StateWaiter.Goal {
         let failedPolls = PollCounter()
-        return StateWaiter.Goal(unit: name, state: state) { () async throws(CLIError) -> StateWaiter.Status in
-            let unit = try await self.unit(name)
+        return StateWaiter.Goal(unit: name, state: state) { reads async throws(CLIError) -> StateWaiter.Status in
+            let unit = try await reads.unit(name)
             let current = unit.currentState ?? "inactive"
             if state == "inactive" {
                 return current == "inactive" ? .done("Unit \(name) inactive") : .waiting("\(current)")
             }
-            let label = try await machineLabel()
+            let label = try await reads.machineLabel()
             let place = unit.machineID.map { " on " + label.label($0) } ?? ""
             guard current == state else {
                 return .waiting(unit.machineID == nil ? "\(current), not scheduled yet" : "\(current)\(place)")
             }
             guard requireActive else { return .done("Unit \(name) \(state)\(place)") }
-            let systemd = try await states(name, machineID: unit.machineID).first
+            let systemd = try await reads.states(name, machineID: unit.machineID).first
             let active = systemd?.systemdActiveState ?? "unknown"
             if active == "active" && systemd?.systemdLoadState == "loaded" {
                 return .done("Unit \(name) \(state)\(place)")
@@ -75,16 +66,16 @@ struct UnitStateChecks: Sendable {
     /// after a fail-over), and taking it for "stopped" let restart set `launched` again before the
     /// agent ever saw `loaded`, so nothing was restarted.
     func systemdStopped(_ name: String, machineID: String?) -> StateWaiter.Goal {
-        StateWaiter.Goal(unit: name, state: "stopped") { () async throws(CLIError) -> StateWaiter.Status in
-            let states = try await states(name, machineID: machineID)
+        StateWaiter.Goal(unit: name, state: "stopped") { reads async throws(CLIError) -> StateWaiter.Status in
+            let states = try await reads.states(name, machineID: machineID)
             if let machineID, states.isEmpty {
-                let label = try await machineLabel()
+                let label = try await reads.machineLabel()
                 return .waiting("no state reported by \(label.label(machineID)) yet")
             }
             guard let first = states.first(where: { Self.runningStates.contains($0.systemdActiveState) }) else {
                 return .done(nil)
             }
-            let label = try await machineLabel()
+            let label = try await reads.machineLabel()
             return .waiting("\(first.systemdActiveState) on \(label.label(first.machineID))")
         }
     }
@@ -92,9 +83,9 @@ struct UnitStateChecks: Sendable {
     /// systemd runs the unit (active and loaded) on every machine that has a state for it, and on
     /// at least one: the start half of restarting a global unit.
     func systemdActiveEverywhere(_ name: String) -> StateWaiter.Goal {
-        StateWaiter.Goal(unit: name, state: "launched") { () async throws(CLIError) -> StateWaiter.Status in
-            let all = try await states(name, machineID: nil)
-            let label = try await machineLabel()
+        StateWaiter.Goal(unit: name, state: "launched") { reads async throws(CLIError) -> StateWaiter.Status in
+            let all = try await reads.states(name, machineID: nil)
+            let label = try await reads.machineLabel()
             if let waiting = all.first(where: { $0.systemdActiveState != "active" || $0.systemdLoadState != "loaded" }) {
                 return .waiting("\(waiting.systemdActiveState) on \(label.label(waiting.machineID))")
             }
@@ -105,10 +96,8 @@ struct UnitStateChecks: Sendable {
 
     /// The unit is gone from the registry (`destroy`).
     func gone(_ name: String) -> StateWaiter.Goal {
-        StateWaiter.Goal(unit: name, state: "destroyed") { () async throws(CLIError) -> StateWaiter.Status in
-            let unit = try await context.call("looking up unit \(name)") { () async throws(FleetAPIError) in
-                try await context.api.unit(name)
-            }
+        StateWaiter.Goal(unit: name, state: "destroyed") { reads async throws(CLIError) -> StateWaiter.Status in
+            let unit = try await reads.unitIfPresent(name)
             return unit == nil ? .done("Destroyed \(name)") : .waiting("still in the registry")
         }
     }

@@ -102,6 +102,33 @@ import Testing
         #expect(await cluster.systemdStarts.count == 49)
     }
 
+    @Test func aBlockingWaitForManyReadsListingsOncePerPollNotEveryUnit() async throws {
+        let (cluster, console, commands, names) = await Self.fixture(units: 40)
+        await cluster.set(convergeAfter: 3)
+        let result = try await commands.activate(names.map { "dir/" + $0 }, to: "launched", replace: false,
+                                                 blocking: .init())
+        #expect(result == .success)
+        #expect(console.out.split(separator: "\n").filter { $0.contains(" launched on ") }.count == 40)
+        let calls = await cluster.calls
+        // One listing for the submission, then per poll one listing of units, of machines and of
+        // states: no request per unit at all.
+        #expect(calls["unit"] == nil)
+        let polls = (calls["units"] ?? 0) - 1
+        #expect(polls >= 1)
+        #expect(calls["machines"] == polls)
+        #expect((calls["states"] ?? 0) <= polls)
+    }
+
+    @Test func aBlockingWaitForFewUnitsAsksPerUnitButListsMachinesOncePerPoll() async throws {
+        let (cluster, _, commands, names) = await Self.fixture(units: 3)
+        #expect(try await commands.activate(names.map { "dir/" + $0 }, to: "launched", replace: false,
+                                            blocking: .init()) == .success)
+        let calls = await cluster.calls
+        #expect(calls["units"] == nil)
+        #expect((calls["unit"] ?? 0) >= 3 + 3)
+        #expect((calls["machines"] ?? 0) <= (calls["unit"] ?? 0) - 3)
+    }
+
     @Test func destroyOfManyIsConcurrentAndReportsMissingOnes() async throws {
         let (cluster, console, commands, names) = await Self.fixture(units: 64, latency: .milliseconds(2))
         for name in names { try await cluster.seed(name, text: Self.text, desired: "launched") }
