@@ -38,7 +38,7 @@ extension Registry {
     }
 
     /// Reads the contents (one GET per distinct hash) and the target machine's published state (one
-    /// GET per scheduled unit) of `names`, and returns the readable ones in name order. Unreadable
+    /// GET per scheduled unit) of `names`, concurrently (``BoundedConcurrency``), and returns the readable ones in name order. Unreadable
     /// units are left out and reported in `problems`.
     public func resolveUnits(_ listing: UnitListing, names: some Sequence<String>) async throws(RegistryError)
         -> (units: [ResolvedUnit], problems: [RegistryError])
@@ -58,11 +58,16 @@ extension Registry {
                 stateKeys.append(keys.unitState(name, machineID: target))
             }
         }
-        for hash in hashes {
-            if let node = try await readKey(keys.unitBlob(hash), "read unit contents \(hash.hex)") { leaves.append(node) }
+        // The page's keys are read concurrently: a page of 100 scheduled units was 100 store round
+        // trips in a row (over HTTP on a worker), for every page of `fleetctl list-units` and of a
+        // blocking `fleetctl start` of many units.
+        let reads = hashes.map { (keys.unitBlob($0), "read unit contents \($0.hex)") }
+            + stateKeys.map { ($0, "read unit state \($0)") }
+        let nodes = await BoundedConcurrency.map(reads) { key, operation -> Result<StoreNode?, RegistryError> in
+            do throws(RegistryError) { return .success(try await self.readKey(key, operation)) } catch { return .failure(error) }
         }
-        for key in stateKeys {
-            if let node = try await readKey(key, "read unit state \(key)") { leaves.append(node) }
+        for node in nodes {
+            if let node = try node.get() { leaves.append(node) }
         }
         let contents = RegistryContents(leaves: leaves, keys: keys)
         let units = contents.units.map { unit in

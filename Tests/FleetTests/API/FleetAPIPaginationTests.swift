@@ -82,16 +82,21 @@ import Testing
         #expect(page.problems.isEmpty)
     }
 
+    /// Units u<i>.service, each with its own contents, launched through the API and scheduled on m1.
+    static func launchScheduled(_ range: ClosedRange<Int>, _ api: FleetAPIResponder, _ registry: Registry) async throws {
+        for i in range {
+            let options = #"[{"section":"Service","name":"ExecStart","value":"/bin/sleep \#(i)"}]"#
+            _ = try await APITest.call(api, .PUT, "/fleet/v1/units/u\(i).service", json: APITest.putBody(desired: "launched", options: options))
+            try await registry.schedule("u\(i).service", on: "m1")
+        }
+    }
+
     @Test func aUnitPageReadsJobsOnceAndOnlyThePagesContentsAndStates() async throws {
         let (base, _) = APITest.registry()
         let store = RecordingStore(base.store)
         let registry = Registry(store: store, keys: base.keys)
         let api = APITest.responder(registry, tokenLimit: 2)
-        for i in 1...6 {
-            let options = #"[{"section":"Service","name":"ExecStart","value":"/bin/sleep \#(i)"}]"#
-            _ = try await APITest.call(api, .PUT, "/fleet/v1/units/u\(i).service", json: APITest.putBody(desired: "launched", options: options))
-            try await registry.schedule("u\(i).service", on: "m1")
-        }
+        try await Self.launchScheduled(1...6, api, registry)
         store.clear()
         let answer = try await APITest.call(api, .GET, "/fleet/v1/units?nextPageToken=AgACAA==")
         #expect(answer.body.contains("u3.service") && answer.body.contains("u4.service"))
@@ -104,6 +109,20 @@ import Testing
         let u4 = try #require(try await base.unit("u4.service")).unit.hash
         #expect(single == [keys.unitBlob(u3), keys.unitBlob(u4), keys.unitState("u3.service", machineID: "m1"),
                            keys.unitState("u4.service", machineID: "m1")])
+    }
+
+    @Test func aUnitPagesKeysAreReadConcurrently() async throws {
+        let (base, _) = APITest.registry()
+        let store = RecordingStore(base.store, readLatency: .milliseconds(20))
+        let registry = Registry(store: store, keys: base.keys)
+        let api = APITest.responder(registry, tokenLimit: 40)
+        try await Self.launchScheduled(1...40, api, registry)
+        store.clear()
+        let answer = try await APITest.call(api, .GET, "/fleet/v1/units")
+        #expect(answer.body.contains("u40.service"))
+        // 40 contents and 40 states: one after another that was 80 reads of 20 ms in a row.
+        #expect(store.reads.filter { !$0.recursive }.count == 80)
+        #expect(store.mostReadsInFlight > 1)
     }
 
     @Test func machinePagesAndMetadataPatch() async throws {

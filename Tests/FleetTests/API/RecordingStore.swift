@@ -8,8 +8,17 @@ final class RecordingStore: StoreClient {
     private let log = Mutex<[(key: String, recursive: Bool)]>([])
     private let writeLog = Mutex<[String]>([])
     private let refreshLog = Mutex<[String]>([])
+    /// How long every non-recursive read takes (real time), so that concurrent readers overlap.
+    private let readLatency: Duration
+    private let inFlight = Mutex((now: 0, most: 0))
 
-    init(_ inner: any StoreClient) { self.inner = inner }
+    init(_ inner: any StoreClient, readLatency: Duration = .zero) {
+        self.inner = inner
+        self.readLatency = readLatency
+    }
+
+    /// The most non-recursive reads seen in progress at once.
+    var mostReadsInFlight: Int { inFlight.withLock { $0.most } }
 
     var reads: [(key: String, recursive: Bool)] { log.withLock { $0 } }
     var writes: [String] { writeLog.withLock { $0 } }
@@ -23,6 +32,15 @@ final class RecordingStore: StoreClient {
 
     func get(_ key: String, recursive: Bool, quorum: Bool) async throws -> (node: StoreNode?, index: UInt64) {
         log.withLock { $0.append((key, recursive)) }
+        if !recursive {
+            inFlight.withLock { c in
+                c.now += 1
+                c.most = max(c.most, c.now)
+            }
+            defer { inFlight.withLock { $0.now -= 1 } }
+            if readLatency > .zero { try await Task.sleep(for: readLatency) }
+            return try await inner.get(key, recursive: recursive, quorum: quorum)
+        }
         return try await inner.get(key, recursive: recursive, quorum: quorum)
     }
 
