@@ -4,7 +4,8 @@
 /// fleet polled every 250 ms, which made a start that is done in 0.2 s look like 0.25–0.5 s. Here
 /// the first second is polled every 50 ms, then the pause grows by half each poll up to 250 ms
 /// (``pause(afterPoll:)``), so a quick answer is seen quickly and a long wait costs fleet's rate.
-/// Attempts count the time paused, not polls. Within one poll the units are checked concurrently
+/// A pause is never shorter than the poll before it took, so a slow poll (many units, a loaded
+/// cluster) does not turn into polling without pause. Attempts count the time paused, not polls. Within one poll the units are checked concurrently
 /// (``BoundedConcurrency``), and share their reads (``PollReads``): waiting for 1,000 units costs a
 /// poll three listings, not 3,000 requests.
 ///
@@ -86,6 +87,7 @@ public struct StateWaiter: Sendable {
         var previous: Duration?
         let budget = Self.attemptWindow * attempts
         while !pending.isEmpty {
+            let polled = ContinuousClock.now
             let reads = PollReads(context: context, units: pending.count)
             let statuses = await BoundedConcurrency.map(pending) { goal -> Status in
                 do throws(CLIError) { return try await goal.check(reads) } catch { return .failed(error) }
@@ -111,9 +113,12 @@ public struct StateWaiter: Sendable {
                 errors += pending.map { .timedOut(unit: $0.unit, state: $0.state) }
                 break
             }
-            let pause = Self.pause(afterWaiting: waited, previous: previous)
+            let scheduled = Self.pause(afterWaiting: waited, previous: previous)
+            // A poll that took longer than the pause (listings of 1,000 units through a loaded
+            // cluster) is followed by a pause as long as it: fleetctl polls at most half the time.
+            let pause = max(scheduled, ContinuousClock.now - polled)
             waited += pause
-            previous = pause
+            previous = scheduled
             do { try await context.pause(pause) } catch {
                 errors += pending.map { .timedOut(unit: $0.unit, state: $0.state) }
                 break

@@ -161,6 +161,24 @@ import Testing
         #expect(spanned - pauses[polls - 1] < StateWaiter.attemptWindow)
     }
 
+    @Test func aSlowPollIsFollowedByAPauseAtLeastAsLong() async throws {
+        let cluster = FakeFleetCluster()
+        await cluster.set(latency: .milliseconds(100))
+        await cluster.set(convergeAfter: 4)
+        let console = CapturedConsole()
+        let paused = PauseLog()
+        let context = FleetctlContext(
+            api: cluster, console: console.console, pause: { paused.add($0) },
+            readFile: { $0 == "slow.service" ? Self.text : nil })
+        let result = try await UnitCommands(context: context).activate(
+            ["slow.service"], to: "launched", replace: false, blocking: .init())
+        #expect(result == .success)
+        // Each poll asks for the unit, the machines and the states, 100 ms each, one after another;
+        // the scheduled pause would be 50 ms.
+        #expect(!paused.all.isEmpty)
+        #expect(paused.all.allSatisfy { $0 >= .milliseconds(200) })
+    }
+
     @Test func blockAttemptsCountTimePausedNotPolls() async throws {
         let cluster = FakeFleetCluster()
         await cluster.set(unschedulable: ["stuck.service"])
@@ -183,4 +201,5 @@ final class PauseLog: Sendable {
     private let pauses = Mutex<[Duration]>([])
     func add(_ pause: Duration) { pauses.withLock { $0.append(pause) } }
     var total: Duration { pauses.withLock { $0.reduce(.zero, +) } }
+    var all: [Duration] { pauses.withLock { $0 } }
 }
