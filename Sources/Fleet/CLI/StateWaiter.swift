@@ -4,7 +4,7 @@
 /// fleet polled every 250 ms, which made a start that is done in 0.2 s look like 0.25–0.5 s. Here
 /// the first second is polled every 50 ms, then the pause grows by half each poll up to 250 ms
 /// (``pause(afterPoll:)``), so a quick answer is seen quickly and a long wait costs fleet's rate.
-/// A pause is never shorter than the poll before it took, so a slow poll (many units, a loaded
+/// With many units a pause is never shorter than the poll before it took, so a slow poll (a loaded
 /// cluster) does not turn into polling without pause. Attempts count the time paused, not polls. Within one poll the units are checked concurrently
 /// (``BoundedConcurrency``), and share their reads (``PollReads``): waiting for 1,000 units costs a
 /// poll three listings, not 3,000 requests.
@@ -114,9 +114,14 @@ public struct StateWaiter: Sendable {
                 break
             }
             let scheduled = Self.pause(afterWaiting: waited, previous: previous)
-            // A poll that took longer than the pause (listings of 1,000 units through a loaded
-            // cluster) is followed by a pause as long as it: fleetctl polls at most half the time.
-            let pause = max(scheduled, ContinuousClock.now - polled)
+            var pause = scheduled
+            if reads.bulk {
+                // A poll of many units that took longer than the pause (listings of 1,000 units
+                // through a loaded cluster) is followed by a pause as long as it, so fleetctl polls
+                // at most half the time; never past the end of the last attempt.
+                pause = max(scheduled, ContinuousClock.now - polled)
+                if attempts > 0 { pause = min(pause, max(scheduled, budget - waited)) }
+            }
             waited += pause
             previous = scheduled
             do { try await context.pause(pause) } catch {

@@ -161,20 +161,19 @@ import Testing
         #expect(spanned - pauses[polls - 1] < StateWaiter.attemptWindow)
     }
 
-    @Test func aSlowPollIsFollowedByAPauseAtLeastAsLong() async throws {
-        let cluster = FakeFleetCluster()
+    @Test func aSlowPollOfManyUnitsIsFollowedByAPauseAtLeastAsLong() async throws {
+        let (cluster, console, _, names) = await Self.fixture(units: PollReads.bulkThreshold)
         await cluster.set(latency: .milliseconds(100))
         await cluster.set(convergeAfter: 4)
-        let console = CapturedConsole()
         let paused = PauseLog()
         let context = FleetctlContext(
             api: cluster, console: console.console, pause: { paused.add($0) },
-            readFile: { $0 == "slow.service" ? Self.text : nil })
+            readFile: { $0.hasPrefix("dir/") ? Self.text : nil })
         let result = try await UnitCommands(context: context).activate(
-            ["slow.service"], to: "launched", replace: false, blocking: .init())
+            names.map { "dir/" + $0 }, to: "launched", replace: false, blocking: .init())
         #expect(result == .success)
-        // Each poll asks for the unit, the machines and the states, 100 ms each, one after another;
-        // the scheduled pause would be 50 ms.
+        // Each poll lists the units, then the machines, then the states, 100 ms each; the scheduled
+        // pause would be 50 ms.
         #expect(!paused.all.isEmpty)
         #expect(paused.all.allSatisfy { $0 >= .milliseconds(200) })
     }
