@@ -17,10 +17,21 @@ public actor MachineHeartbeat {
     private let logger: Logger
     public private(set) var isPresent = false
 
-    public init(registry: Registry, machine: MachineState, ttl: Int, logger: Logger = Logger(label: "fleet.presence")) {
+    /// How long ``run()`` waits for one refresh before it gives up on it and tries again.
+    public let attemptTimeout: Duration
+    /// The pause after a failed or abandoned refresh before the next attempt.
+    public let retryPause: Duration
+
+    /// `attemptTimeout` defaults to a refresh interval, at most 1 s (fleetd's `etcd_request_timeout`).
+    public init(
+        registry: Registry, machine: MachineState, ttl: Int, attemptTimeout: Duration? = nil,
+        retryPause: Duration = .milliseconds(250), logger: Logger = Logger(label: "fleet.presence")
+    ) {
         self.registry = registry
         self.machine = machine
         self.ttl = max(1, ttl)
+        self.attemptTimeout = attemptTimeout ?? min(.milliseconds(max(1, ttl) * 1000 / 3), .seconds(1))
+        self.retryPause = retryPause
         self.logger = logger
     }
 
@@ -91,25 +102,54 @@ public actor MachineHeartbeat {
     /// this is the figure that decides how short `machine_ttl` may be on a loaded machine.
     public private(set) var longestRefreshGap: Duration?
 
-    /// Heartbeats until cancelled. A failed refresh is retried after a short pause; the units of this
+    /// Heartbeats until cancelled. A failed refresh is retried after ``retryPause``; the units of this
     /// machine keep running meanwhile (the agent never stops units because the store failed).
     /// A refresh that comes late (more than 1.5 refresh intervals after the previous one) is logged
     /// with its gap, so a loaded machine's journal shows how close its record came to expiring.
+    ///
+    /// Each refresh is waited for at most ``attemptTimeout``, then abandoned (it may still commit
+    /// later, harmlessly) and tried again. Why: when the Raft leader dies, a member forwards the
+    /// proposals it gets to that dead leader until it notices (1–2 s), and they are lost; the
+    /// in-process store client then waited for the member's request timeout (7 s) while this
+    /// machine's record (TTL 4 s) ran out, so a living machine lost its units (bench-fleet
+    /// 2026-11-24 15:15 UTC: a refresh 9.4 s after the previous one). Retried, the refresh reaches
+    /// the new leader about as soon as one exists (docs/daemon.md, the grace after an election).
     public func run() async {
         var lastRefresh: ContinuousClock.Instant?
         while !Task.isCancelled {
             var pause = refreshInterval
             do {
-                try await refresh()
+                try await refreshWithin(attemptTimeout)
                 let now = ContinuousClock.now
                 if let lastRefresh { noteRefreshGap(now - lastRefresh) }
                 lastRefresh = now
             } catch {
+                if Task.isCancelled { return }
                 logger.warning("cannot refresh machine \(machine.id) presence: \(error)")
-                pause = min(pause, .seconds(1))
+                pause = min(pause, retryPause)
             }
             do { try await Task.sleep(for: pause) } catch { return }
         }
+    }
+
+    /// ``refresh()``, waited for at most `timeout`; the abandoned attempt runs on by itself.
+    func refreshWithin(_ timeout: Duration) async throws {
+        let (outcome, finish) = AsyncThrowingStream<Void, any Error>.makeStream()
+        Task {
+            do {
+                try await self.refresh()
+                finish.finish()
+            } catch {
+                finish.finish(throwing: error)
+            }
+        }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            finish.finish(throwing: MachineHeartbeatError.refreshTimedOut(timeout))
+        }
+        defer { timer.cancel() }
+        for try await _ in outcome {}
+        try Task.checkCancellation()
     }
 
     private func noteRefreshGap(_ gap: Duration) {
