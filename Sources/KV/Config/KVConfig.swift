@@ -23,9 +23,17 @@ public struct KVConfig: Equatable, Sendable {
     /// the cluster had no leader nobody could refresh a key, so keys whose TTL ran out meanwhile
     /// would all expire at once on election: fleet's machine records of living machines among them,
     /// whose units would then move (seen when the Raft leader's machine was killed). Their owners
-    /// get this long to refresh first, as etcd v3 extends its leases on a leader change. A dead
-    /// owner's key expires this long after the election at the latest.
-    public var ttlGraceAfterElection: Int = 3000
+    /// get this long to refresh first, as etcd v3 extends its leases on a leader change. A key
+    /// expires at its own expiry time or this long after the election, whichever is later, so a
+    /// dead owner's key (the killed leader's own machine record) waits for it too.
+    ///
+    /// Why 2 s: refreshes sent to a surviving member during the election are not lost; they wait in
+    /// that member and commit as soon as a leader exists, so the grace has to cover only an owner
+    /// whose refresh failed outright (sent to the dead member) and retries: one refresh interval of
+    /// fleet's presence (a third of `machine_ttl`, 1.33 s at the default 4 s) plus 0.67 s of latency.
+    /// At 3 s the killed leader's record outlived its TTL by about 1 s on average (the election
+    /// takes 1–2 × `electionTimeout`; its record had 2.67–4 s left), delaying every move by as much.
+    public var ttlGraceAfterElection: Int = 2000
     /// Maximum snapshot files kept (0 = unlimited).
     public var maxSnapshots: Int = 5
     /// Maximum WAL files kept (0 = unlimited).

@@ -219,6 +219,55 @@ final class LoopbackCluster: @unchecked Sendable {
         await cluster.shutdown()
     }
 
+    /// Why the grace after an election can be short: a refresh sent to a member that knows it has no
+    /// leader is not lost. It waits in that member and commits once a leader is elected, so an owner
+    /// that kept refreshing through the election keeps its key even when the key's own TTL ran out
+    /// meanwhile and the grace (3 s here) is long over. (Before the member notices that its leader
+    /// is gone it forwards proposals to it and they are lost: fleetd's presence therefore gives up
+    /// on a refresh after 1 s and sends another, see `DaemonPresenceRetryTests`.)
+    @Test func aRefreshSentWithoutALeaderCommitsAfterTheElection() async throws {
+        let cluster = try await LoopbackCluster(size: 3, ttlGraceAfterElection: 3000)
+        do {
+            let leader = try await cluster.waitForLeader()
+            let written = ContinuousClock.now
+            let put = try await cluster.putRetrying(leader, "/owned", "owner&ttl=2")
+            #expect(put.status == .created, "\(put.bodyString)")
+            // Quorum lost: the remaining member cannot elect a leader until another one comes back.
+            let kept = (leader + 1) % 3
+            let other = (leader + 2) % 3
+            await cluster.stop(leader)
+            await cluster.stop(other)
+            // Until the member notices, it forwards proposals to the stopped leader.
+            let noticed = ContinuousClock.now + .seconds(30)
+            while cluster.running[kept]?.member.leaderID != nil, ContinuousClock.now < noticed {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(cluster.running[kept]?.member.leaderID == nil, "the member never noticed its leader was gone")
+            var h = HTTPHeaders()
+            h.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            let refresh = Task {
+                try await cluster.client.execute(.PUT, cluster.endpoint(kept), "/v2/keys/owned", headers: h,
+                                                 body: ByteBuffer(string: "ttl=30&refresh=true&prevExist=true"),
+                                                 timeout: 30)
+            }
+            // The key's own TTL (2 s) runs out while there is no leader.
+            try await Task.sleep(until: max(written + .seconds(3), ContinuousClock.now + .seconds(1)), clock: .continuous)
+            #expect(cluster.leader() == nil, "a leader without quorum")
+            try await cluster.restart(leader)
+            _ = try await cluster.waitForLeader(seconds: 30)
+            let elected = ContinuousClock.now
+            // Well past the grace: had the refresh been lost, the key would be gone by now.
+            try await Task.sleep(until: elected + .seconds(6), clock: .continuous)
+            let after = try await cluster.get(kept, "/owned")
+            #expect(after.status == .ok, "the refresh sent without a leader was lost: \(after.bodyString)")
+            _ = try? await refresh.value
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
     @Test func writesWithoutQuorumTimeOutWithEtcdsError() async throws {
         let cluster = try await LoopbackCluster(size: 3)
         do {
