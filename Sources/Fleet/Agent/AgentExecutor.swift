@@ -5,7 +5,8 @@ import Logging
 ///
 /// Tasks of one kind are independent of each other, so each run of one kind is issued concurrently
 /// (at most ``concurrency`` calls in flight): 1,000 StartUnit jobs cost about 1,000 / 32 bus round
-/// trips instead of 1,000 in a row. Kinds still run one after another in plan order (unload → load →
+/// trips instead of 1,000 in a row; a run of loads is one ``UnitManager/load(batch:)`` (on systemd one
+/// `LinkUnitFiles` for all the files). Kinds still run one after another in plan order (unload → load →
 /// reload → stop → start), and a unit's unload still stops it first and removes the file only if the
 /// stop was accepted (fleet #1216).
 ///
@@ -48,8 +49,13 @@ public struct AgentExecutor: Sendable {
         var result = Result()
         for group in Self.runsOfOneKind(tasks) {
             let started = ContinuousClock.now
-            let outcomes = await BoundedConcurrency.map(group, limit: concurrency) { task in
-                await self.perform(task)
+            let outcomes: [Outcome]
+            if group.count > 1, group[0].kind == .load {
+                outcomes = await loadAll(group)
+            } else {
+                outcomes = await BoundedConcurrency.map(group, limit: concurrency) { task in
+                    await self.perform(task)
+                }
             }
             logTiming(of: group, ContinuousClock.now - started)
             var failed = false
@@ -163,6 +169,16 @@ public struct AgentExecutor: Sendable {
             outcome.error = error
         }
         return outcome
+    }
+
+    /// A run of loads as one ``UnitManager/load(batch:)``: on systemd one `LinkUnitFiles` for all
+    /// of them instead of a bus call per unit. Each unit still succeeds or fails on its own.
+    private func loadAll(_ group: [AgentTask]) async -> [Outcome] {
+        let desired = group.map { $0.desired! }
+        let errors = await units.load(batch: desired.map { UnitFileToLoad(name: $0.name, contents: $0.contents) })
+        return zip(desired, errors).map { unit, error in
+            error.map { Outcome(error: $0) } ?? Outcome(effects: [.loaded(unit)])
+        }
     }
 
     private func stopIgnoringUnknown(_ name: String) async throws {

@@ -10,6 +10,10 @@ import Synchronization
 public protocol UnitManager: Sendable {
     /// Writes the unit file and makes systemd aware of it (link, and enable if it has `[Install]`).
     func load(_ name: String, contents: String) async throws
+    /// Loads several unit files as ``load(_:contents:)`` does each; the result holds, per unit and in
+    /// order, nil or the error that unit failed with (the others are loaded regardless). A manager
+    /// can do it in fewer calls than one per unit (``SystemdUnitManager``: one `LinkUnitFiles`).
+    func load(batch units: [UnitFileToLoad]) async -> [(any Error)?]
     /// Disables the unit, clears its failed state and removes its file. Stop it first.
     func unload(_ name: String) async throws
     /// Makes systemd re-read unit files (daemon-reload).
@@ -24,6 +28,30 @@ public protocol UnitManager: Sendable {
     func unitStates(_ names: [String]) async throws -> [String: UnitState]
     /// State changes and job results as they happen; subscribe before triggering what you wait for.
     func events() async throws -> AsyncThrowingStream<UnitEvent, any Error>
+}
+
+/// One unit file of a ``UnitManager/load(batch:)``.
+public struct UnitFileToLoad: Hashable, Sendable {
+    public var name: String
+    public var contents: String
+    public init(name: String, contents: String) {
+        self.name = name
+        self.contents = contents
+    }
+}
+
+extension UnitManager {
+    /// One ``load(_:contents:)`` per unit, concurrently (at most ``BoundedConcurrency/defaultLimit``).
+    public func load(batch units: [UnitFileToLoad]) async -> [(any Error)?] {
+        await BoundedConcurrency.map(units) { unit -> (any Error)? in
+            do {
+                try await self.load(unit.name, contents: unit.contents)
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
 }
 
 /// ``UnitManager`` on real systemd: unit files live in a directory of their own (default
@@ -71,14 +99,8 @@ public final class SystemdUnitManager: UnitManager {
     private var hostDirectory: String { hostRoot + unitsDirectory }
 
     public func load(_ name: String, contents: String) async throws {
-        try Self.validate(name)
-        let hostPath = hostDirectory + "/" + name
-        let path = unitsDirectory + "/" + name
-        let existed = FileManager.default.fileExists(atPath: hostPath)
-        sinceReload.withLock { changes in
-            if existed { changes.replacedOrRemoved = true } else { changes.newUnits.insert(name) }
-        }
-        try writeFile(hostPath, contents)
+        let path = try writeUnitFile(name, contents)
+        let hostPath = hostRoot + path
         do {
             try await systemd.linkUnitFiles([path], runtime: true, force: true)
             if Self.hasInstallSection(contents) {
@@ -88,6 +110,52 @@ public final class SystemdUnitManager: UnitManager {
             try? FileManager.default.removeItem(atPath: hostPath)
             throw error
         }
+    }
+
+    /// Writes every file, then links them all with one `LinkUnitFiles` call (and enables those with an
+    /// `[Install]` section with one `EnableUnitFiles`). A survivor taking over a dead machine's units
+    /// loaded 74 of them one call each in 0.2 s, 47 on the worker in 0.47 s (bench-fleet 2026-11-24
+    /// 16:23 UTC), systemd answering one call at a time. If the shared call fails (one file systemd
+    /// rejects), each unit is linked on its own so that only the bad ones fail.
+    public func load(batch units: [UnitFileToLoad]) async -> [(any Error)?] {
+        var errors = [(any Error)?](repeating: nil, count: units.count)
+        var written: [Int] = []
+        for (i, unit) in units.enumerated() {
+            do {
+                _ = try writeUnitFile(unit.name, unit.contents)
+                written.append(i)
+            } catch {
+                errors[i] = error
+            }
+        }
+        let paths = written.map { unitsDirectory + "/" + units[$0].name }
+        let installable = written.filter { Self.hasInstallSection(units[$0].contents) }
+        do {
+            if !paths.isEmpty { try await systemd.linkUnitFiles(paths, runtime: true, force: true) }
+            if !installable.isEmpty {
+                try await systemd.enableUnitFiles(
+                    installable.map { unitsDirectory + "/" + units[$0].name }, runtime: true, force: true)
+            }
+        } catch {
+            // Find the culprits: link (and enable) each file on its own.
+            let retried = await BoundedConcurrency.map(written) { i -> (any Error)? in
+                let path = self.unitsDirectory + "/" + units[i].name
+                do {
+                    try await self.systemd.linkUnitFiles([path], runtime: true, force: true)
+                    if Self.hasInstallSection(units[i].contents) {
+                        try await self.systemd.enableUnitFiles([path], runtime: true, force: true)
+                    }
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            for (i, failure) in zip(written, retried) where failure != nil {
+                errors[i] = failure
+                try? FileManager.default.removeItem(atPath: hostDirectory + "/" + units[i].name)
+            }
+        }
+        return errors
     }
 
     public func unload(_ name: String) async throws {
@@ -175,6 +243,19 @@ public final class SystemdUnitManager: UnitManager {
     /// Whether a unit file has an `[Install]` section (then it is also enabled, as fleet did).
     public static func hasInstallSection(_ contents: String) -> Bool {
         contents.split(whereSeparator: \.isNewline).contains { $0.trimmingCharacters(in: .whitespaces) == "[Install]" }
+    }
+
+    /// Validates the name, notes whether the file is new (see ``reloadUnitFiles()``) and writes it;
+    /// returns its path as systemd sees it.
+    private func writeUnitFile(_ name: String, _ contents: String) throws -> String {
+        try Self.validate(name)
+        let hostPath = hostDirectory + "/" + name
+        let existed = FileManager.default.fileExists(atPath: hostPath)
+        sinceReload.withLock { changes in
+            if existed { changes.replacedOrRemoved = true } else { changes.newUnits.insert(name) }
+        }
+        try writeFile(hostPath, contents)
+        return unitsDirectory + "/" + name
     }
 
     private func writeFile(_ path: String, _ contents: String) throws {
