@@ -49,6 +49,8 @@ public actor Agent {
     private var ownReloadPending = false
     /// A renewing heartbeat failed: the next heartbeat renews every launched unit.
     private var renewPending = false
+    /// When the latest change notification arrived (see ``ChangeCoalescing``).
+    private var lastChange: ContinuousClock.Instant?
 
     public init(
         machine: MachineState, source: any AgentSource, units: any UnitManager,
@@ -403,10 +405,22 @@ public actor Agent {
             }
         }
         let changes = await source.changes()
+        // Notifications are noted as they come; the pass they ask for starts once they pause.
+        let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.followEvents() }
             group.addTask {
-                for await _ in changes { await self.reconcileOnce() }
+                for await _ in changes {
+                    await self.noteChange()
+                    wake.yield()
+                }
+                wake.finish()
+            }
+            group.addTask {
+                for await _ in wakes {
+                    await self.awaitQuiet()
+                    await self.reconcileOnce()
+                }
             }
             group.addTask {
                 await self.reconcileOnce()
@@ -420,6 +434,19 @@ public actor Agent {
                 }
             }
             await group.waitForAll()
+        }
+    }
+
+    private func noteChange() { lastChange = .now }
+
+    /// Waits until the burst of change notifications that woke the caller has paused for
+    /// ``ChangeCoalescing/quiet``, at most ``ChangeCoalescing/limit`` (returns at once on cancellation).
+    private func awaitQuiet() async {
+        let first = ContinuousClock.now
+        while let last = lastChange {
+            let start = configuration.coalescing.start(first: first, last: last)
+            guard start > .now else { return }
+            do { try await Task.sleep(until: start, clock: .continuous) } catch { return }
         }
     }
 

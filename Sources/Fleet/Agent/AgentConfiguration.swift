@@ -10,21 +10,25 @@ public struct AgentConfiguration: Hashable, Sendable {
     /// Purge rounds on shutdown and the pause between them (fleet: until done, 1 s apart).
     public var purgeRounds: Int
     public var purgePause: Duration
+    /// How long a pass asked for by change notifications waits for more of them (``ChangeCoalescing``).
+    public var coalescing: ChangeCoalescing
 
     public init(
         reconcileInterval: Duration = .seconds(5), republishInterval: Duration = .seconds(24),
-        resubscribeDelay: Duration = .seconds(1), purgeRounds: Int = 10, purgePause: Duration = .seconds(1)
+        resubscribeDelay: Duration = .seconds(1), purgeRounds: Int = 10, purgePause: Duration = .seconds(1),
+        coalescing: ChangeCoalescing = ChangeCoalescing()
     ) {
         self.reconcileInterval = reconcileInterval
         self.republishInterval = republishInterval
         self.resubscribeDelay = resubscribeDelay
         self.purgeRounds = purgeRounds
         self.purgePause = purgePause
+        self.coalescing = coalescing
     }
 
     /// fleet's defaults for an `agent_ttl`: republish every ttl×4/5, or ttl/2 when ttl ≤ 10 s.
-    public init(agentTTL: Duration) {
+    public init(agentTTL: Duration, coalescing: ChangeCoalescing = ChangeCoalescing()) {
         let republish = agentTTL <= .seconds(10) ? agentTTL / 2 : agentTTL * 4 / 5
-        self.init(republishInterval: republish)
+        self.init(republishInterval: republish, coalescing: coalescing)
     }
 }
