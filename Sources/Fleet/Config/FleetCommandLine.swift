@@ -99,7 +99,7 @@ extension FleetConfig {
             case "units_directory": value = defaults.unitsDirectory
             case "token_limit": value = "100"
             case "api_listen": value = defaults.apiListen.joined(separator: ",")
-            case "machine_ttl": value = "4s"
+            case "machine_ttl": value = "3s"
             case "engine_lease_ttl": value = "(machine_ttl)"
             case "verbosity": value = "0"
             default: value = option.kind == .bool ? "false" : ""

@@ -73,7 +73,7 @@ public struct FleetConfig: Equatable, Sendable {
     /// TTL of this machine's presence record. When a machine dies, its units move elsewhere after
     /// about this long. fleet used `agent_ttl` (30 s) for it; a short TTL refreshed every third of
     /// it detects a dead machine in seconds, while `agent_ttl` still governs unit states.
-    public var machineTTL: Duration = .seconds(4)
+    public var machineTTL: Duration = .seconds(3)
     /// TTL of the engine leader lease: how long after the leading engine's machine dies another
     /// engine takes over. nil (the default) uses ``machineTTL``, so that losing the leader's machine
     /// costs no more than losing any other machine (fleet: 5 × `engine_reconcile_interval`, 10 s).

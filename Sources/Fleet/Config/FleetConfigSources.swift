@@ -254,7 +254,7 @@ extension FleetConfig {
         case "api_ca_file": apiCAFile = text
         case "machine_ttl":
             guard let d = FleetValues.parseDuration(text), d >= .seconds(1) else {
-                return "expected a duration of at least 1s, like \"4s\""
+                return "expected a duration of at least 1s, like \"3s\""
             }
             machineTTL = d
         case "engine_lease_ttl":
@@ -263,7 +263,7 @@ extension FleetConfig {
                 return nil
             }
             guard let d = FleetValues.parseDuration(text), d >= .seconds(1) else {
-                return "expected a duration of at least 1s, like \"4s\" (empty: the machine_ttl)"
+                return "expected a duration of at least 1s, like \"3s\" (empty: the machine_ttl)"
             }
             engineLeaseTTL = d
         default: return "unknown option"

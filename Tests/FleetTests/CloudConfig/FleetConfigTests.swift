@@ -62,7 +62,7 @@ import Testing
         #expect(config.apiListen == ["unix:///run/f.sock", "http://0.0.0.0:49153"])
         #expect(config.machineTTL == .milliseconds(2500))
         #expect(config.apiAdvertiseURL == "http://10.0.0.1:49153")
-        #expect(FleetConfig().machineTTL == .seconds(4))
+        #expect(FleetConfig().machineTTL == .seconds(3))
         #expect(FleetConfig().apiListen == ["unix:///var/run/fleet.sock"])
 
         let bad = FleetConfig.environmentSettings([
@@ -71,7 +71,7 @@ import Testing
         #expect(FleetConfig.resolve(layers: [bad.settings]).errors.map(\.description) == [
             "FLEET_API_LISTEN: expected a comma-separated list of unix:///path, http://host:port or https://host:port URLs, got tcp://x",
             "FLEET_API_ADVERTISE_URL: expected an http://host:port or https://host:port URL, got unix:///x",
-            "FLEET_MACHINE_TTL: expected a duration of at least 1s, like \"4s\", got 500ms",
+            "FLEET_MACHINE_TTL: expected a duration of at least 1s, like \"3s\", got 500ms",
         ])
     }
 
@@ -81,7 +81,7 @@ import Testing
         #expect(FleetConfig.resolve(layers: [set.settings]).config.engineLeaseTTL == .seconds(6))
         let bad = FleetConfig.environmentSettings(["FLEET_ENGINE_LEASE_TTL": "200ms"])
         #expect(FleetConfig.resolve(layers: [bad.settings]).errors.map(\.description) == [
-            "FLEET_ENGINE_LEASE_TTL: expected a duration of at least 1s, like \"4s\" (empty: the machine_ttl), got 200ms",
+            "FLEET_ENGINE_LEASE_TTL: expected a duration of at least 1s, like \"3s\" (empty: the machine_ttl), got 200ms",
         ])
     }
 

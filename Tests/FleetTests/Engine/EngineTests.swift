@@ -424,15 +424,15 @@ import TestSupport
     @Test func configurationFromFleetConf() {
         var config = FleetConfig()
         var engine = EngineConfiguration(config: config, machineID: "m1")
-        // The lease TTL follows machine_ttl (4 s), not 5 × engine_reconcile_interval as in fleet.
-        #expect(engine.leaseTTL == 4)
-        #expect(engine.leaseTickInterval == .milliseconds(1333))
+        // The lease TTL follows machine_ttl (3 s), not 5 × engine_reconcile_interval as in fleet.
+        #expect(engine.leaseTTL == 3)
+        #expect(engine.leaseTickInterval == .seconds(1))
         #expect(engine.safetyInterval == .seconds(30))  // 15 × engine_reconcile_interval: events drive passes
         #expect(engine.watch)
         config.engineReconcileInterval = 8
         config.disableWatches = true
         engine = EngineConfiguration(config: config, machineID: "m1")
-        #expect(engine.leaseTTL == 4)
+        #expect(engine.leaseTTL == 3)
         #expect(engine.safetyInterval == .seconds(120))
         #expect(!engine.watch)
         #expect(engine.machineID == "m1")
