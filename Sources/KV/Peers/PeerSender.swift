@@ -51,6 +51,8 @@ final class PeerSender: @unchecked Sendable {
     private var pausing = false
     private var inFlight = 0
     private var failing = false
+    /// Which failures and recoveries get a log line (confined to `eventLoop` like the rest).
+    private var streak = PeerFailureStreak()
 
     init(peer: UInt64, endpoints: [HTTPEndpoint], transport: PeerTransport, eventLoop: any EventLoop) {
         self.peer = peer
@@ -167,6 +169,7 @@ final class PeerSender: @unchecked Sendable {
             switch result {
             case .success(let response) where response.status == .noContent || response.status == .ok:
                 self.failing = false
+                if let report = self.streak.succeeded(at: .now()) { self.transport?.log(report, peer: self.peer, error: nil) }
             case .success(let response):
                 let error: PeerTransportError = response.status == .preconditionFailed
                     ? .clusterMismatch(peer: self.peer, endpoint: endpoint, detail: response.bodyString)
@@ -225,7 +228,7 @@ final class PeerSender: @unchecked Sendable {
         let first = !failing
         failing = true
         lock.withLock { if endpoints.count > 1 { endpointIndex = (endpointIndex + 1) % endpoints.count } }
-        transport?.reportUnreachable(peer, error)
+        transport?.reportUnreachable(peer, error, log: streak.failed(at: .now()))
         guard !first, !pausing else { return }
         pausing = true
         eventLoop.scheduleTask(in: Self.retryPause) {

@@ -98,9 +98,28 @@ public final class PeerTransport: Sendable {
         }
     }
 
-    func reportUnreachable(_ peer: UInt64, _ error: Error) {
-        logger.warning("peer unreachable", metadata: ["peer": "\(PeerProtocol.hex(peer))", "error": "\(error)"])
+    /// Tells Raft (``unreachable``) of every failure; logs only what `log` says (``PeerFailureStreak``).
+    func reportUnreachable(_ peer: UInt64, _ error: Error, log report: PeerFailureStreak.Report?) {
+        if let report { log(report, peer: peer, error: error) }
         unreachableContinuation.yield(peer)
+    }
+
+    func log(_ report: PeerFailureStreak.Report, peer: UInt64, error: Error?) {
+        var metadata: Logger.Metadata = ["peer": "\(PeerProtocol.hex(peer))"]
+        if let error { metadata["error"] = "\(error)" }
+        switch report {
+        case .unreachable:
+            logger.warning("peer unreachable", metadata: metadata)
+        case .stillUnreachable(let failures, let since):
+            logger.warning("peer still unreachable: \(failures) attempts failed over \(Self.seconds(since)) s", metadata: metadata)
+        case .reachableAgain(let failures, let after):
+            logger.notice("peer reachable again after \(failures) failed attempts over \(Self.seconds(after)) s", metadata: metadata)
+        }
+    }
+
+    private static func seconds(_ t: TimeAmount) -> String {
+        let tenths = max(0, t.nanoseconds) / 100_000_000
+        return "\(tenths / 10).\(tenths % 10)"
     }
 }
 

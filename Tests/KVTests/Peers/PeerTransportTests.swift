@@ -137,3 +137,29 @@ func waitUntil(seconds: Double = 60, _ condition: () throws -> Bool) async throw
         }
     }
 }
+
+/// A dead peer is logged once when it fails, then every 30 s with the count, and once when it is back,
+/// not on every retry (10 a second).
+@Suite struct PeerFailureStreakTests {
+    let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test func onlyTheFirstFailureOfAStreakIsLoggedAtOnce() {
+        var streak = PeerFailureStreak()
+        #expect(streak.failed(at: t0) == .unreachable)
+        for i in 1...299 {
+            #expect(streak.failed(at: t0 + .milliseconds(Int64(i) * 100)) == nil, "retry \(i)")
+        }
+        #expect(streak.failed(at: t0 + .seconds(30)) == .stillUnreachable(failures: 301, since: .seconds(30)))
+        #expect(streak.failed(at: t0 + .seconds(31)) == nil)
+        #expect(streak.succeeded(at: t0 + .seconds(32)) == .reachableAgain(failures: 302, after: .seconds(32)))
+    }
+
+    @Test func aNewStreakStartsOverAndSuccessesAloneLogNothing() {
+        var streak = PeerFailureStreak()
+        #expect(streak.succeeded(at: t0) == nil)
+        #expect(streak.failed(at: t0) == .unreachable)
+        #expect(streak.succeeded(at: t0 + .milliseconds(100)) == .reachableAgain(failures: 1, after: .milliseconds(100)))
+        #expect(streak.succeeded(at: t0 + .milliseconds(200)) == nil)
+        #expect(streak.failed(at: t0 + .seconds(1)) == .unreachable, "a failure after a recovery is news again")
+    }
+}
