@@ -67,7 +67,9 @@ public struct AgentExecutor: Sendable {
                     result.failures.append(failure)
                     failed = true
                 } else {
-                    logger.info("\(task)")
+                    // A large run is summed up by its timing line (with some of its units); a line per
+                    // unit (1,000 at a bulk start) would crowd the journal up to journald's rate limit.
+                    if group.count >= Self.timingLogThreshold { logger.debug("\(task)") } else { logger.info("\(task)") }
                     result.executed.append(task)
                 }
             }
@@ -81,7 +83,11 @@ public struct AgentExecutor: Sendable {
     private func logTiming(of group: [AgentTask], _ elapsed: Duration) {
         guard let kind = group.first?.kind else { return }
         let (seconds, attoseconds) = elapsed.components
-        let text = "\(kind) x\(group.count) took \(Double(seconds) + Double(attoseconds) / 1e18) s"
+        var text = "\(kind) x\(group.count) took \(Double(seconds) + Double(attoseconds) / 1e18) s"
+        if group.count >= Self.timingLogThreshold {
+            let names = group.prefix(5).compactMap(\.unit)
+            text += " (\(names.joined(separator: ", "))\(group.count > names.count ? ", …" : ""))"
+        }
         if group.count >= Self.timingLogThreshold || elapsed >= .seconds(1) {
             logger.info("\(text)")
         } else {
