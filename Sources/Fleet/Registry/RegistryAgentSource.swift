@@ -99,11 +99,15 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
     /// Reads all of `job/` once and keeps this machine's slice (plus the blobs of its units).
     /// Returns the view and the store index of the read, to watch from `index + 1`. A unit neither
     /// targeted here nor possibly global is skipped after two leaf-name compares (no key parsing).
-    func fullRead(into view: AgentRegistryView) async throws -> (view: AgentRegistryView, index: UInt64) {
+    ///
+    /// `quorum` when the read must include every event committed before it began: the watch loop's
+    /// read, since events the feed handed out before this subscriber joined are in no inbox, and a
+    /// member that lags the one the feed watches from would answer without them.
+    func fullRead(into view: AgentRegistryView, quorum: Bool = false) async throws -> (view: AgentRegistryView, index: UInt64) {
         var view = view
         view.reset()
         let keys = registry.keys
-        let (jobs, index) = try await registry.read(keys.jobsDirectory, "list units for machine \(machineID)")
+        let (jobs, index) = try await registry.read(keys.jobsDirectory, "list units for machine \(machineID)", quorum: quorum)
         let prefix = keys.jobsDirectory + "/"
         for unitNode in jobs?.nodes ?? [] where unitNode.dir && unitNode.key.hasPrefix(prefix) {
             let unit = String(unitNode.key.dropFirst(prefix.count))
@@ -140,6 +144,8 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
         while !work.isEmpty {
             var reading: [String] = []
             var beingRead = Set<String>()
+            /// Per unit read, the index of the event that asked for the read: the read must include it.
+            var readAfter: [String: UInt64] = [:]
             var waiting: [StoreWatchEvent] = []
             for event in work {
                 if let (unit, _) = self.feed.split(event.node.key), beingRead.contains(String(unit)) {
@@ -153,10 +159,11 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
                     // Before the read: every event of the unit after it reaches this subscriber.
                     feed.want(unit)
                     if beingRead.insert(unit).inserted { reading.append(unit) }
+                    readAfter[unit] = max(readAfter[unit] ?? 0, event.node.modifiedIndex)
                 }
             }
             if !reading.isEmpty {
-                try await fetch(reading)
+                try await fetch(reading, after: readAfter)
                 for unit in reading where !lock.withLock({ state.view.keeps(unit) }) { feed.drop(unit) }
             }
             work = waiting
@@ -168,11 +175,25 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
     /// time), then the blobs the view lacks (each once), and loads them into the live view. The
     /// first failure is thrown after all reads have ended; nothing is loaded then (the caller
     /// re-reads everything).
-    private func fetch(_ units: [String]) async throws {
+    ///
+    /// A read must include the event that asked for it (`after[unit]`): one answered by a member
+    /// that has not applied that event yet (reads go to any member, the watch may be on another) is
+    /// repeated as a quorum read. Taken as it was, such a read showed the unit not scheduled here,
+    /// so the view let go of it and the agent never started it (seen on the worker after a Raft
+    /// leader's death, when the members' applied indexes drift apart: docs/agent.md).
+    private func fetch(_ units: [String], after: [String: UInt64]) async throws {
         let registry = self.registry
         let reads = await BoundedConcurrency.map(units) { unit -> Result<(StoreNode?, UInt64), any Error> in
             do {
-                return .success(try await registry.read(registry.keys.jobDirectory(unit), "read unit \(unit)"))
+                let key = registry.keys.jobDirectory(unit)
+                let read = try await registry.read(key, "read unit \(unit)")
+                guard read.index < after[unit] ?? 0 else { return .success(read) }
+                let current = try await registry.read(key, "read unit \(unit)", quorum: true)
+                guard current.index >= after[unit] ?? 0 else {
+                    throw AgentSourceError.unavailable(
+                        "a quorum read of unit \(unit) answered at index \(current.index), before its event at \(after[unit] ?? 0)")
+                }
+                return .success(current)
             } catch {
                 return .failure(error)
             }
@@ -313,7 +334,7 @@ public final class RegistryAgentSource: AgentSource, @unchecked Sendable {
                 let feed = try await self.feed.subscribe(machineID: machineID)
                 subscription = feed
                 let blank = lock.withLock { state.view }
-                let (view, index) = try await fullRead(into: blank)
+                let (view, index) = try await fullRead(into: blank, quorum: true)
                 feed.narrow(to: Set(view.units))
                 lock.withLock {
                     state.view = view
