@@ -8,7 +8,7 @@ import Testing
 /// the agent's view reads them concurrently instead of one store round trip after another.
 @Suite struct RegistryAgentSourceBurstTests {
     /// Passes everything on; reads of one unit's `job/<u>` take 100 ms and are counted in flight.
-    final class SlowUnitReads: StoreClient {
+    final class SlowUnitReads: ForwardingStoreClient {
         let inner: any StoreClient
         let keys: RegistryKeyLayout
         private let counts = Mutex((now: 0, most: 0))
@@ -33,22 +33,6 @@ import Testing
             let prefix = keys.jobsDirectory + "/"
             guard key.hasPrefix(prefix), !key.dropFirst(prefix.count).contains("/") else { return nil }
             return .jobDirectory
-        }
-        func set(_ key: String, value: String, ttl: Int?, condition: StoreCondition) async throws -> StoreNode {
-            try await inner.set(key, value: value, ttl: ttl, condition: condition)
-        }
-        func makeDirectory(_ key: String, ttl: Int?) async throws -> StoreNode { try await inner.makeDirectory(key, ttl: ttl) }
-        func refresh(_ key: String, ttl: Int, condition: StoreCondition) async throws -> StoreNode {
-            try await inner.refresh(key, ttl: ttl, condition: condition)
-        }
-        func delete(_ key: String, recursive: Bool, condition: StoreCondition) async throws -> StoreNode? {
-            try await inner.delete(key, recursive: recursive, condition: condition)
-        }
-        func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent {
-            try await inner.waitForChange(key, recursive: recursive, fromIndex: index)
-        }
-        func subscribe(_ key: String, recursive: Bool, fromIndex index: UInt64) throws -> any StoreWatchSubscription {
-            try inner.subscribe(key, recursive: recursive, fromIndex: index)
         }
     }
 

@@ -10,7 +10,7 @@ import Testing
 @Suite struct RegistryAgentSourceLagTests {
     /// Passes everything on, except that non-quorum reads of a captured `job/<u>` answer what the
     /// store held when it was captured: a member that lags behind.
-    final class LaggingUnitReads: StoreClient {
+    final class LaggingUnitReads: ForwardingStoreClient {
         let inner: any StoreClient
         private let stale = Mutex([String: (node: StoreNode?, index: UInt64)]())
         private let quorumReads = Mutex(0)
@@ -27,22 +27,6 @@ import Testing
             if quorum { quorumReads.withLock { $0 += 1 } }
             if !quorum, let old = stale.withLock({ $0[key] }) { return old }
             return try await inner.get(key, recursive: recursive, quorum: quorum)
-        }
-        func set(_ key: String, value: String, ttl: Int?, condition: StoreCondition) async throws -> StoreNode {
-            try await inner.set(key, value: value, ttl: ttl, condition: condition)
-        }
-        func makeDirectory(_ key: String, ttl: Int?) async throws -> StoreNode { try await inner.makeDirectory(key, ttl: ttl) }
-        func refresh(_ key: String, ttl: Int, condition: StoreCondition) async throws -> StoreNode {
-            try await inner.refresh(key, ttl: ttl, condition: condition)
-        }
-        func delete(_ key: String, recursive: Bool, condition: StoreCondition) async throws -> StoreNode? {
-            try await inner.delete(key, recursive: recursive, condition: condition)
-        }
-        func waitForChange(_ key: String, recursive: Bool, fromIndex index: UInt64) async throws -> StoreWatchEvent {
-            try await inner.waitForChange(key, recursive: recursive, fromIndex: index)
-        }
-        func subscribe(_ key: String, recursive: Bool, fromIndex index: UInt64) throws -> any StoreWatchSubscription {
-            try inner.subscribe(key, recursive: recursive, fromIndex: index)
         }
     }
 
