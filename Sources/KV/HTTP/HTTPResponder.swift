@@ -11,10 +11,17 @@ public protocol HTTPResponder: Sendable {
 
     /// The response for a request whose body exceeds the server's limit.
     func bodyTooLarge(_ request: HTTPRequest, limit: Int) -> HTTPResponse
+
+    /// Takes over a request whose body is to be read as it arrives, given its head (the body
+    /// is empty here); nil, the default, collects the body and answers with the methods above.
+    /// Called on the connection's event loop.
+    func streamRequest(_ request: HTTPRequest) -> HTTPRequestStream?
 }
 
 extension HTTPResponder {
     public func respondImmediately(to request: HTTPRequest) -> HTTPResponse? { nil }
+
+    public func streamRequest(_ request: HTTPRequest) -> HTTPRequestStream? { nil }
 
     public func bodyTooLarge(_ request: HTTPRequest, limit: Int) -> HTTPResponse {
         HTTPResponse(status: .payloadTooLarge, contentType: "text/plain; charset=utf-8",

@@ -69,13 +69,16 @@ public final class HTTPServer: Sendable {
 
     /// Starts listening. `maxBodySize` bounds request bodies; larger ones get `bodyTooLarge`.
     /// An `.https` address is served with `tls` (required for it; ignored for other addresses).
+    /// Connections are served on `connectionGroup` when given (the KV peer listener puts them on
+    /// the Raft loop), else on `group` like the listening socket.
     public static func start(
         address: HTTPListenAddress,
         responder: any HTTPResponder,
         tls: NIOSSLContext? = nil,
         maxBodySize: Int = 2 * 1024 * 1024,
         maxHeaderSize: Int = 64 * 1024,
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        connectionGroup: EventLoopGroup? = nil
     ) async throws -> HTTPServer {
         let connections = ConnectionSet()
         var serverTLS: NIOSSLContext?
@@ -84,7 +87,7 @@ public final class HTTPServer: Sendable {
             serverTLS = tls
         }
         let sessionTLS = serverTLS
-        let bootstrap = ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group, childGroup: connectionGroup ?? group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)

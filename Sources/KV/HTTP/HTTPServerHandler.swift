@@ -14,7 +14,9 @@ import NIOHTTP1
 ///   `Connection: close` NIO's error handler sent, after any answer in progress, and the
 ///   connection closes.
 /// * **Streamed bodies.** `HTTPBodyWriter` writes `HTTPServerResponsePart.body` into the channel;
-///   this handler frames those chunks (chunked on HTTP/1.1).
+///   this handler frames those chunks (chunked on HTTP/1.1). A request body the responder takes
+///   as a stream (`HTTPResponder.streamRequest`) goes to its consumer part by part, unbounded by
+///   the body limit, and is answered when it ends.
 final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -25,6 +27,8 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var oversized = false
+    /// Takes the body of the current request as it arrives (`HTTPRequestStream.accept`).
+    private var streamConsumer: (any HTTPRequestBodyConsumer)?
     /// A request has ended and its answer has not: later request parts wait in `queued`.
     private var answering = false
     /// Request parts and parse errors that arrived while `answering`, in order.
@@ -80,6 +84,7 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        streamConsumer = nil
         inFlight?.cancel()
         inFlight = nil
         queued.removeAll()
@@ -117,8 +122,16 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             head = h
             body = nil
             oversized = false
+            if startStream(h, context: context) { return }
             if let length = h.headers.first(name: "content-length").flatMap(Int.init), length > maxBodySize {
                 oversized = true
+            }
+        case .body(let chunk) where streamConsumer != nil:
+            if let refusal = streamConsumer!.consume(chunk), let h = head {
+                streamConsumer = nil
+                head = nil
+                answering = true
+                write(refusal, to: h, keepAlive: false, context: context)
             }
         case .body(var chunk):
             guard !oversized else { return }
@@ -133,7 +146,31 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             guard let h = head else { return }
             head = nil
+            if let consumer = streamConsumer {
+                streamConsumer = nil
+                answering = true
+                write(consumer.end(), to: h, keepAlive: h.isKeepAlive, context: context)
+                return
+            }
             answer(h, context: context)
+        }
+    }
+
+    /// Offers the request to the responder as a stream; true when it took it (or refused it).
+    private func startStream(_ h: HTTPRequestHead, context: ChannelHandlerContext) -> Bool {
+        let request = HTTPRequest(method: h.method, uri: h.uri, headers: h.headers,
+                                  body: context.channel.allocator.buffer(capacity: 0), remoteAddress: peer(context))
+        switch responder.streamRequest(request) {
+        case nil:
+            return false
+        case .accept(let consumer):
+            streamConsumer = consumer
+            return true
+        case .refuse(let response):
+            head = nil
+            answering = true
+            write(response, to: h, keepAlive: false, context: context)
+            return true
         }
     }
 

@@ -100,11 +100,13 @@ extension KVMember {
         do {
             let clientTLS = try config.clientServerTLS()
             for url in config.listenPeerURLs {
-                // On NIO's shared loops, not the Raft loop: a peer's batch is then answered while
-                // this member syncs its WAL, and the listener outlives the member's loop at shutdown.
+                // The listening socket on NIO's shared loops, the connections on the Raft loop:
+                // a peer's frames are then read by the thread that steps them, without a wake-up
+                // of another thread per message (the streams are never answered, so the loop's
+                // WAL syncs hold nothing back but the reading itself).
                 peerServers.append(try await HTTPServer.start(address: url.listenAddress,
                                                               responder: PeerAPI(receiver: receiver, member: member),
-                                                              maxBodySize: 1 << 30))
+                                                              maxBodySize: 1 << 30, connectionGroup: member.loopGroup))
             }
             for url in config.listenClientURLs {
                 clientServers.append(try await HTTPServer.start(address: url.listenAddress,
@@ -165,16 +167,13 @@ extension KVMember {
     }
 }
 
-/// The peer listener: the Raft transport's POSTs, `/members` for joining members, `/version`.
+/// The peer listener: the Raft transport's streams and snapshots, `/members` for joining members, `/version`.
 struct PeerAPI: HTTPResponder {
     let receiver: PeerReceiver
     weak var member: KVMember?
 
     func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
-        if receiver.handles(request) {
-            noteSender(of: request)
-            return receiver.respondImmediately(to: request)
-        }
+        if receiver.handles(request) { return nil }
         switch (request.method, request.rawPath) {
         case (.GET, "/members"):
             guard let member else { return HTTPResponse(status: .serviceUnavailable) }
@@ -188,6 +187,12 @@ struct PeerAPI: HTTPResponder {
         default:
             return HTTPResponse(status: .notFound, contentType: "text/plain; charset=utf-8", text: "404 page not found\n")
         }
+    }
+
+    func streamRequest(_ request: HTTPRequest) -> HTTPRequestStream? {
+        guard receiver.handlesStream(request) else { return nil }
+        noteSender(of: request)
+        return receiver.acceptStream(request)
     }
 
     /// Lets the member learn a sender its store does not know yet (see `KVMember.noteSender`).

@@ -1,6 +1,7 @@
 import NIOCore
 
-/// The body of a peer batch: frames, each a 32-bit big-endian length and that many bytes.
+/// A chunk of a peer stream: frames, each a 32-bit big-endian length and that many bytes
+/// (`PeerStreamDecoder` reads them back).
 ///
 /// The transport moves opaque frames; the Raft message codec lives with the member.
 public enum PeerFrames {
@@ -13,24 +14,13 @@ public enum PeerFrames {
         }
         return buffer
     }
-
-    /// Decodes a batch; nil when the body is not a whole number of well-formed frames.
-    public static func decode(_ body: ByteBuffer) -> [[UInt8]]? {
-        var body = body
-        var frames: [[UInt8]] = []
-        while body.readableBytes > 0 {
-            guard let length = body.readInteger(as: UInt32.self),
-                  let bytes = body.readBytes(length: Int(length)) else { return nil }
-            frames.append(bytes)
-        }
-        return frames
-    }
 }
 
 /// HTTP paths and headers of the peer protocol.
 public enum PeerProtocol {
-    /// POST: a batch of frames (`PeerFrames`).
-    public static let batchPath = "/raft/batch"
+    /// POST: a stream of frames (`PeerFrames`' layout) in a chunked body that lasts as long as
+    /// the connection; the receiver answers only a refusal or the stream's end.
+    public static let streamPath = "/raft/stream"
     /// POST: a snapshot, as one body.
     public static let snapshotPath = "/raft/snapshot"
     /// The sender's cluster ID in hex; a member of another cluster is refused (412).

@@ -19,25 +19,62 @@ public struct PeerReceiver: Sendable {
         self.onSnapshot = onSnapshot
     }
 
-    /// Whether this receiver serves `request` (the peer listener also serves other paths).
+    /// The longest frame a stream may carry: a Raft message, which may hold a whole snapshot of
+    /// the store (as the peer listener's body limit allowed when frames came in requests).
+    public static let maxFrameBytes = 1 << 30
+
+    /// Whether `request` is a snapshot for this receiver (the peer listener also serves other paths).
     public func handles(_ request: HTTPRequest) -> Bool {
-        request.method == .POST && (request.rawPath == PeerProtocol.batchPath || request.rawPath == PeerProtocol.snapshotPath)
+        request.method == .POST && request.rawPath == PeerProtocol.snapshotPath
     }
 
-    /// Answers a batch on the event loop (no task hop); nil for snapshots, which take `respond`.
-    public func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
-        if let refusal = check(request) { return refusal.response }
-        guard request.rawPath == PeerProtocol.batchPath else { return nil }
-        guard let frames = PeerFrames.decode(request.body) else {
-            return HTTPResponse(status: .badRequest, contentType: "text/plain", text: "malformed peer batch\n")
+    /// Whether `request` opens a peer stream (see ``acceptStream(_:)``).
+    public func handlesStream(_ request: HTTPRequest) -> Bool {
+        request.method == .POST && request.rawPath == PeerProtocol.streamPath
+    }
+
+    /// Takes a peer stream: its frames go to `onFrames` as they arrive, with no answer while the
+    /// stream lasts. A sender of another cluster, a missing header or a malformed frame is refused
+    /// and the connection closes.
+    public func acceptStream(_ request: HTTPRequest) -> HTTPRequestStream {
+        if let refusal = check(request) { return .refuse(refusal.response) }
+        return .accept(StreamConsumer(sender: refusalFreeSender(request), onFrames: onFrames))
+    }
+
+    /// Decodes one peer stream (confined to its connection's event loop).
+    private final class StreamConsumer: HTTPRequestBodyConsumer {
+        let sender: UInt64
+        let onFrames: @Sendable (UInt64, [[UInt8]]) -> Void
+        var decoder = PeerStreamDecoder(maxFrameBytes: PeerReceiver.maxFrameBytes)
+
+        init(sender: UInt64, onFrames: @escaping @Sendable (UInt64, [[UInt8]]) -> Void) {
+            self.sender = sender
+            self.onFrames = onFrames
         }
-        onFrames(refusalFreeSender(request), frames)
-        return HTTPResponse(status: .noContent)
+
+        func consume(_ part: ByteBuffer) -> HTTPResponse? {
+            do {
+                let frames = try decoder.feed(part)
+                if !frames.isEmpty { onFrames(sender, frames) }
+                return nil
+            } catch {
+                return HTTPResponse(status: .badRequest, contentType: "text/plain", text: "malformed peer stream: \(error)\n")
+            }
+        }
+
+        func end() -> HTTPResponse {
+            do {
+                try decoder.finish()
+                return HTTPResponse(status: .noContent)
+            } catch {
+                return HTTPResponse(status: .badRequest, contentType: "text/plain", text: "malformed peer stream: \(error)\n")
+            }
+        }
     }
 
+    /// Stores a snapshot sent as one body (`PeerProtocol.snapshotPath`).
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
         if let refusal = check(request) { return refusal.response }
-        if request.rawPath == PeerProtocol.batchPath { return respondImmediately(to: request)! }
         do {
             try await onSnapshot(refusalFreeSender(request), request.body)
             return HTTPResponse(status: .noContent)

@@ -7,7 +7,9 @@ import TestSupport
 /// A responder that serves only the peer protocol.
 struct PeerOnlyResponder: HTTPResponder {
     let receiver: PeerReceiver
-    func respondImmediately(to request: HTTPRequest) -> HTTPResponse? { receiver.respondImmediately(to: request) }
+    func streamRequest(_ request: HTTPRequest) -> HTTPRequestStream? {
+        receiver.handlesStream(request) ? receiver.acceptStream(request) : nil
+    }
     func respond(to request: HTTPRequest) async -> HTTPResponse { await receiver.respond(to: request) }
 }
 
@@ -24,14 +26,6 @@ final class FrameSink: Sendable {
 }
 
 @Suite struct PeerTransportTests {
-    @Test func framesCodecRoundTripAndRejectsGarbage() {
-        let frames: [[UInt8]] = [[1, 2, 3], [], Array(repeating: 7, count: 1000)]
-        #expect(PeerFrames.decode(PeerFrames.encode(frames)) == frames)
-        var truncated = PeerFrames.encode(frames)
-        truncated.moveWriterIndex(to: truncated.writerIndex - 1)
-        #expect(PeerFrames.decode(truncated) == nil)
-    }
-
     @Test func framesArriveInOrderFromThePeer() async throws {
         let sink = FrameSink()
         let server = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0),
