@@ -38,7 +38,11 @@ extension KVMember {
         }
         if !pendingProposals.isEmpty {
             do {
-                try node.propose(batch: pendingProposals)
+                try node.propose(batch: pendingProposals.map(\.data))
+                let leader = node.leaderID
+                shared.withLock { s in
+                    for p in pendingProposals where p.request != 0 { s.waiters[p.request]?.leader = leader }
+                }
                 pendingProposals.removeAll(keepingCapacity: true)
             } catch {
                 // No leader yet, or a leadership transfer: keep them for the next tick; their
@@ -58,6 +62,10 @@ extension KVMember {
         }
         handleReady()
         let (commit, term, leader, role) = (node.commitIndex, node.term, node.leaderID, node.role)
+        if leader != lastLeader {
+            abandonProposals(handedTo: lastLeader)
+            lastLeader = leader
+        }
         if role != .leader {
             leadingSince = nil
         } else if leadingSince == nil {
@@ -113,6 +121,29 @@ extension KVMember {
         }
     }
 
+    /// Answers "request timed out" at once to the waiters whose proposals went to `leader`, which
+    /// this member no longer follows (it died, lost an election, or this member stepped down).
+    ///
+    /// Why not wait for their deadlines: a follower forwards a proposal to the leader it knows and
+    /// the proposal is lost if that leader is dead, so its waiter used to sit out the whole request
+    /// timeout (5 s + two election timeouts). The answer is the same as at the deadline — the
+    /// outcome is unknown, the proposal may still commit if the old leader had replicated it — but
+    /// given as soon as it is known that nobody will answer, so a caller that retries (presence
+    /// refreshes, lease renewals) reaches the new leader about as soon as there is one, instead of
+    /// letting a TTL run out. Proposals not yet handed to Raft (no leader known) are kept for the
+    /// next leader, as before.
+    func abandonProposals(handedTo leader: UInt64) {
+        guard leader != 0 else { return }
+        let abandoned = shared.withLock { s -> [ProposalWaiter] in
+            let requests = s.waiters.compactMap { $0.value.leader == leader ? $0.key : nil }
+            return requests.compactMap { s.waiters.removeValue(forKey: $0) }
+        }
+        guard !abandoned.isEmpty else { return }
+        logger.info("leader changed: \(abandoned.count) proposal(s) sent to the old leader answered as timed out",
+                    metadata: ["old-leader": "\(MemberInfo.hex(leader))"])
+        for w in abandoned { w.continuation.resume(returning: nil) }
+    }
+
     func send(_ messages: [Message]) {
         guard !messages.isEmpty else { return }
         var byPeer: [UInt64: [[UInt8]]] = [:]
@@ -155,7 +186,7 @@ extension KVMember {
     /// Answers "request timed out" to every waiter whose deadline has passed.
     func expireWaiters() {
         let (proposals, reads) = shared.withLock { s in
-            var proposals: [CheckedContinuation<ApplyResult?, Never>] = []
+            var proposals: [ProposalWaiter] = []
             var reads: [CheckedContinuation<Bool, Never>] = []
             for (request, kind) in s.deadlines.popExpired(now: ContinuousClock.now) {
                 switch kind {
@@ -165,7 +196,7 @@ extension KVMember {
             }
             return (proposals, reads)
         }
-        for w in proposals { w.resume(returning: nil) }
+        for w in proposals { w.continuation.resume(returning: nil) }
         for r in reads { r.resume(returning: false) }
     }
 
@@ -178,7 +209,7 @@ extension KVMember {
             defer { s.waiters.removeAll(); s.readWaiters.removeAll(); s.deadlines.removeAll() }
             return (Array(s.waiters.values), Array(s.readWaiters.values))
         }
-        for w in waiters { w.resume(returning: nil) }
+        for w in waiters { w.continuation.resume(returning: nil) }
         for r in reads { r.resume(returning: false) }
     }
 
@@ -194,7 +225,7 @@ extension KVMember {
            expireProposedAt.map({ now - $0 > .milliseconds(500) }) ?? true {
             expireProposedAt = now
             let p = MemberProposal.store(member: memberID, request: 0, command: StoreCommand(now: WallClock.nanoseconds(), .expire))
-            pendingProposals.append(p.encoded())
+            pendingProposals.append(QueuedProposal(request: 0, data: p.encoded()))
         }
         guard now - lastHousekeeping > .milliseconds(500) else { return }
         lastHousekeeping = now
@@ -205,8 +236,8 @@ extension KVMember {
             publishProposedAt = now
             let op = MembershipRecords.publishOperation(id: memberID, name: memberName,
                                                         clientURLs: config.advertiseClientURLs.map(\.description))
-            pendingProposals.append(MemberProposal.store(member: memberID, request: 0,
-                                                          command: StoreCommand(now: WallClock.nanoseconds(), op)).encoded())
+            pendingProposals.append(QueuedProposal(request: 0, data: MemberProposal.store(
+                member: memberID, request: 0, command: StoreCommand(now: WallClock.nanoseconds(), op)).encoded()))
         }
         guard node.role == .leader else { return }
         let recorded = Set(records.map(\.id))

@@ -65,7 +65,9 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     // Confined to `loop`.
     var node: RaftNode
     let storage: MemberStorage
-    var pendingProposals: [[UInt8]] = []
+    var pendingProposals: [QueuedProposal] = []
+    /// The leader as of the last `process(tick:)`, to notice a change (see `abandonProposals`).
+    var lastLeader: UInt64 = 0
     /// Quorum reads (request numbers) not yet in a ReadIndex round.
     var pendingReads: [UInt64] = []
     var readBatches = ReadBatches()
@@ -87,11 +89,11 @@ public final class KVMember: KVBackend, @unchecked Sendable {
 
     struct Shared {
         var inbox: [Message] = []
-        var newProposals: [[UInt8]] = []
+        var newProposals: [QueuedProposal] = []
         var newReads: [UInt64] = []
         var scheduled = false
         var nextRequest: UInt64 = 1
-        var waiters: [UInt64: CheckedContinuation<ApplyResult?, Never>] = [:]
+        var waiters: [UInt64: ProposalWaiter] = [:]
         var readWaiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
         /// When each waiter above gives up ("request timed out"); swept on every tick.
         var deadlines = RequestDeadlines()
@@ -178,9 +180,9 @@ public final class KVMember: KVBackend, @unchecked Sendable {
             let deadline = ContinuousClock.now + requestTimeout
             let accepted = shared.withLock { s -> Bool in
                 guard !s.stopped else { return false }
-                s.waiters[request] = continuation
+                s.waiters[request] = ProposalWaiter(continuation: continuation)
                 s.deadlines.add(request, .proposal, deadline: deadline)
-                s.newProposals.append(data)
+                s.newProposals.append(QueuedProposal(request: request, data: data))
                 return true
             }
             guard accepted else {
@@ -293,12 +295,12 @@ public final class KVMember: KVBackend, @unchecked Sendable {
 
     /// Stops the loop and the transport; waiting clients get "server stopped".
     public func stop() {
-        let (waiters, reads) = shared.withLock { s -> ([CheckedContinuation<ApplyResult?, Never>], [CheckedContinuation<Bool, Never>]) in
+        let (waiters, reads) = shared.withLock { s -> ([ProposalWaiter], [CheckedContinuation<Bool, Never>]) in
             s.stopped = true
             defer { s.waiters.removeAll(); s.readWaiters.removeAll(); s.deadlines.removeAll() }
             return (Array(s.waiters.values), Array(s.readWaiters.values))
         }
-        for w in waiters { w.resume(returning: nil) }
+        for w in waiters { w.continuation.resume(returning: nil) }
         for r in reads { r.resume(returning: false) }
         // Only the first call stops the loop (a stopped loop runs nothing, so waiting on it would hang).
         guard !loopStopped.exchange(true, ordering: .acquiringAndReleasing) else { return }

@@ -100,3 +100,19 @@ public enum MemberProposal: Sendable, Equatable {
         return out
     }
 }
+
+/// A proposal on its way into Raft: its request number (0 for the member's own housekeeping, which
+/// nobody waits for) and its encoding.
+struct QueuedProposal {
+    var request: UInt64
+    var data: [UInt8]
+}
+
+/// Someone waiting for a proposal to be applied on this member.
+struct ProposalWaiter {
+    let continuation: CheckedContinuation<KVMember.ApplyResult?, Never>
+    /// The leader the proposal was handed to (this member's ID when it led), 0 while it waits for
+    /// one: when this member stops following that leader, nobody will answer the proposal
+    /// (`KVMember.abandonProposals`).
+    var leader: UInt64 = 0
+}

@@ -268,6 +268,37 @@ final class LoopbackCluster: @unchecked Sendable {
         await cluster.shutdown()
     }
 
+    /// A follower forwards a proposal to the leader it knows; when that leader is dead the proposal
+    /// is lost. Its waiter is answered "request timed out" as soon as the follower stops following
+    /// that leader (within an election timeout or two), not after the whole request timeout (6 s
+    /// here), so a retry reaches the next leader in time (presence refreshes, lease renewals).
+    @Test func aProposalForwardedToADeadLeaderIsAnsweredWhenTheLeaderChanges() async throws {
+        let cluster = try await LoopbackCluster(size: 3)
+        do {
+            let leader = try await cluster.waitForLeader()
+            let follower = (leader + 1) % 3
+            #expect(try await cluster.putRetrying(follower, "/k", "before").status == .created)
+            await cluster.stop(leader)
+            let sent = ContinuousClock.now
+            let r = try await cluster.put(follower, "/k", "during", timeout: 30)
+            let waited = ContinuousClock.now - sent
+            if r.status == .internalServerError {
+                #expect(r.bodyString.contains(#""errorCode":300"#), "\(r.bodyString)")
+                #expect(waited < .seconds(3), "answered after \(waited), the request timeout is 6 s")
+            } else {
+                // The follower had already let go of the dead leader and kept the proposal for the next.
+                #expect(r.status == .ok, "\(r.status) \(r.bodyString)")
+            }
+            _ = try await cluster.waitForLeader(seconds: 30)
+            let retried = try await cluster.putRetrying(follower, "/k", "after")
+            #expect(retried.status == .ok, "\(retried.bodyString)")
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
     @Test func writesWithoutQuorumTimeOutWithEtcdsError() async throws {
         let cluster = try await LoopbackCluster(size: 3)
         do {
