@@ -16,6 +16,8 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
     private var _targetWritesInFlight = 0
     private var _mostTargetWritesInFlight = 0
     private var _dropWatchEvent: (@Sendable (String) -> Bool)?
+    private var _nextLeaseWriteDelay: Duration = .zero
+    private var _leaseWrites: [ContinuousClock.Instant] = []
 
     init(_ inner: any StoreClient) { self.inner = inner }
 
@@ -34,6 +36,11 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
         get { lock.withLock { _writeDelay } }
         set { lock.withLock { _writeDelay = newValue } }
     }
+    /// Holds the next write to the engine lease this long before it reaches the store, as a store
+    /// electing its leader holds it (a cluster's boot).
+    func delayNextLeaseWrite(by delay: Duration) { lock.withLock { _nextLeaseWriteDelay = delay } }
+    /// When each write to the engine lease (take or renew) reached the store.
+    var leaseWrites: [ContinuousClock.Instant] { lock.withLock { _leaseWrites } }
     /// Reads (`get`) made through this client.
     var gets: Int { lock.withLock { _gets } }
     /// Recursive reads (full registry reads among them).
@@ -83,6 +90,14 @@ final class ControllableStore: StoreClient, @unchecked Sendable {
 
     func set(_ key: String, value: String, ttl: Int?, condition: StoreCondition) async throws -> StoreNode {
         try check(key)
+        if key.hasSuffix("lease/engine-leader") {
+            let delay = lock.withLock { () -> Duration in
+                defer { _nextLeaseWriteDelay = .zero }
+                return _nextLeaseWriteDelay
+            }
+            if delay > .zero { try await Task.sleep(for: delay) }
+            lock.withLock { _leaseWrites.append(.now) }
+        }
         try await targetWrite(key)
         return try await inner.set(key, value: value, ttl: ttl, condition: condition)
     }

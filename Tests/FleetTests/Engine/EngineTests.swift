@@ -247,6 +247,39 @@ import TestSupport
         #expect(try await Self.eventually { try await s.direct.store.get(Self.keys.engineLease).node == nil })
     }
 
+    /// After a long pass the engine lets a burst of events settle for up to twice the pass (at most
+    /// 2 s) before the next one. Waiting for the store to take the lease is not the pass's work: at
+    /// a cluster's boot the first take waited ~1 s for the store's election, the first unit then
+    /// waited the 2 s settle, and the lease was not renewed meanwhile (a renewal is due every
+    /// second with a 3 s TTL), so it ran out in the store while its holder believed it led, and
+    /// the unit waited for another engine to take the lapsed lease.
+    @Test func waitingForTheLeaseIsNotCountedAsAPassAndSettlingKeepsTheLeaseRenewed() async throws {
+        let s = try Self.setup()
+        try await s.direct.createMachine(MachineState(id: "m1"), ttl: 60)
+        s.store.delayNextLeaseWrite(by: .milliseconds(1200))
+        let engine = Self.engine(s.registry, "engine-a", leaseTTL: 3, safetyInterval: .seconds(120))
+        let task = Task { await engine.run() }
+        #expect(try await Self.eventually {
+            try await s.direct.store.get(Self.keys.engineLease).node?.value?.contains("engine-a") ?? false
+        })
+        let start = ContinuousClock.now
+        try await Self.addUnit(s.direct, "first.service")
+        #expect(try await Self.eventually { try await s.direct.target(of: "first.service") == "m1" })
+        let placed = ContinuousClock.now - start
+        #expect(placed < .seconds(1), "the first unit was placed after \(placed)")
+        // A burst of events for a while: passes and settling waits alternate.
+        for i in 0..<12 {
+            try await Self.addUnit(s.direct, "u\(i).service")
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let writes = s.store.leaseWrites
+        let longest = zip(writes.dropFirst(), writes).map { $0 - $1 }.max() ?? .seconds(99)
+        // Due every second; the holder counts the lease valid for 2.45 s after sending one.
+        #expect(longest < .milliseconds(2000), "longest gap between lease writes \(longest) (\(writes.count) writes)")
+        task.cancel()
+        await task.value
+    }
+
     @Test func twoRunningEnginesFailOverWhenTheLeaderStops() async throws {
         let s = try Self.setup()
         try await s.direct.createMachine(MachineState(id: "m1"), ttl: 60)
