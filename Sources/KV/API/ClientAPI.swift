@@ -29,6 +29,15 @@ public struct ClientAPI: HTTPResponder {
 
     // MARK: - Routing
 
+    /// A peer stream sent to a client URL (a member configured with a client URL as a peer URL)
+    /// is refused at its head with a message saying so: collected as an ordinary body it would never
+    /// end, and the sending member would wait on it silently.
+    public func streamRequest(_ request: HTTPRequest) -> HTTPRequestStream? {
+        guard request.rawPath.hasPrefix("/raft/") else { return nil }
+        return .refuse(HTTPResponse(status: .notFound, contentType: "text/plain; charset=utf-8",
+                                    text: "404 page not found: \(request.rawPath) is served on peer URLs; this is a client URL\n"))
+    }
+
     public func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
         let path = request.rawPath
         if path == "/v2/keys" || path.hasPrefix("/v2/keys/") {

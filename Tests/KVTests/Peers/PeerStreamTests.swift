@@ -105,4 +105,18 @@ import TestSupport
             #expect(sink.frames.withLockedValue { $0.map(\.1) } == [[1]], "frames before the bad one were delivered")
         }
     }
+
+    @Test func aStreamSentToAClientURLIsRefusedAtItsHead() async throws {
+        let backend = UnreplicatedBackend(name: "c", peerURLs: ["http://127.0.0.1:2380"], clientURLs: ["http://127.0.0.1:2379"])
+        let server = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0), responder: ClientAPI(backend: backend))
+        guard case .tcp(_, let port) = server.boundAddress else {
+            await server.shutdown()
+            Issue.record("server is not on TCP")
+            return
+        }
+        let reply = try ClientAPIFuzzTests.exchange(port: port, Array(Self.streamHead(cluster: "abc").utf8))
+        await server.shutdown()
+        #expect(reply.status == 404)
+        #expect(reply.text.contains("this is a client URL"))
+    }
 }
