@@ -157,7 +157,10 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Offers the request to the responder as a stream; true when it took it (or refused it).
+    /// Only a chunked body can be a stream (a body that never ends has no length): every other
+    /// request skips building a head-only request here, which would be work on every GET and PUT.
     private func startStream(_ h: HTTPRequestHead, context: ChannelHandlerContext) -> Bool {
+        guard h.headers.contains(name: "transfer-encoding") else { return false }
         let request = HTTPRequest(method: h.method, uri: h.uri, headers: h.headers,
                                   body: context.channel.allocator.buffer(capacity: 0), remoteAddress: peer(context))
         switch responder.streamRequest(request) {

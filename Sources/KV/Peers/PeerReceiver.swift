@@ -58,7 +58,7 @@ public struct PeerReceiver: Sendable {
                 if !frames.isEmpty { onFrames(sender, frames) }
                 return nil
             } catch {
-                return HTTPResponse(status: .badRequest, contentType: "text/plain", text: "malformed peer stream: \(error)\n")
+                return Self.malformed(error)
             }
         }
 
@@ -67,8 +67,12 @@ public struct PeerReceiver: Sendable {
                 try decoder.finish()
                 return HTTPResponse(status: .noContent)
             } catch {
-                return HTTPResponse(status: .badRequest, contentType: "text/plain", text: "malformed peer stream: \(error)\n")
+                return Self.malformed(error)
             }
+        }
+
+        private static func malformed(_ error: PeerStreamDecoder.Failure) -> HTTPResponse {
+            HTTPResponse(status: .badRequest, contentType: "text/plain", text: "malformed peer stream: \(error)\n")
         }
     }
 
