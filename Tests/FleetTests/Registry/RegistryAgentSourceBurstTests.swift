@@ -40,22 +40,14 @@ import Testing
         let keys = RegistryKeyLayout(prefix: "/f/")
         let backend = UnreplicatedBackend(name: "f", peerURLs: ["http://127.0.0.1:1"], clientURLs: [])
         let store = SlowUnitReads(InProcessStoreClient(backend: backend), keys: keys)
-        let registry = Registry(store: store, keys: keys)
         let names = (0..<40).map { "u\($0).service" }
-        for name in names {
-            try await registry.createUnit(try RegistryUnit(name: name, text: JobEventFeedTests.text, desiredState: .launched))
-        }
-        let source = RegistryAgentSource(registry: registry, machineID: "m1", ttl: 30)
-        let stream = await source.changes()
-        let follower = Task { for await _ in stream {} }
-        #expect(await EngineTests.eventually { source.isLive })
-        for name in names { try await registry.schedule(name, on: "m1") }
-        #expect(try await EngineTests.eventually {
-            try await source.desiredUnits(for: MachineState(id: "m1")).map(\.name).sorted() == names.sorted()
-        })
+        let live = try await LiveAgentSource.start(store: store, keys: keys, units: names)
+        #expect(live.source.isLive)
+        for name in names { try await live.registry.schedule(name, on: "m1") }
+        #expect(try await EngineTests.eventually { try await live.desiredNames() == names.sorted() })
         // One after another (the old way) never has two reads in flight; 40 schedules written
         // within the first read's 100 ms arrive together and are read together.
         #expect(store.mostInFlight > 1)
-        follower.cancel()
+        live.stop()
     }
 }

@@ -34,22 +34,14 @@ import Testing
         let keys = RegistryKeyLayout(prefix: "/f/")
         let backend = UnreplicatedBackend(name: "f", peerURLs: ["http://127.0.0.1:1"], clientURLs: [])
         let store = LaggingUnitReads(InProcessStoreClient(backend: backend))
-        let registry = Registry(store: store, keys: keys)
         let names = (0..<10).map { "u\($0).service" }
-        for name in names {
-            try await registry.createUnit(try RegistryUnit(name: name, text: JobEventFeedTests.text, desiredState: .launched))
-        }
-        let source = RegistryAgentSource(registry: registry, machineID: "m1", ttl: 30)
-        let stream = await source.changes()
-        let follower = Task { for await _ in stream {} }
-        #expect(await EngineTests.eventually { source.isLive })
+        let live = try await LiveAgentSource.start(store: store, keys: keys, units: names)
+        #expect(live.source.isLive)
         // The member reads go to has not applied the schedules below.
         for name in names { try await store.freeze(keys.jobDirectory(name)) }
-        for name in names { try await registry.schedule(name, on: "m1") }
-        #expect(try await EngineTests.eventually {
-            try await source.desiredUnits(for: MachineState(id: "m1")).map(\.name).sorted() == names.sorted()
-        })
+        for name in names { try await live.registry.schedule(name, on: "m1") }
+        #expect(try await EngineTests.eventually { try await live.desiredNames() == names.sorted() })
         #expect(store.quorumReadCount > 1, "the stale reads were repeated as quorum reads")
-        follower.cancel()
+        live.stop()
     }
 }
