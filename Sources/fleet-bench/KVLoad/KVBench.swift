@@ -2,6 +2,7 @@ import ArgumentParser
 import KV
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// `fleet-bench kv`: load against etcd-v2-compatible stores, ours and real etcd side by side.
 ///
@@ -47,7 +48,12 @@ struct KVBench: AsyncParsableCommand {
     @Option(help: "Comma-separated runs: put,qget,get,seq,watch (the keys are always filled first; \"fill\" alone only fills).")
     var runs = "put,qget,get,seq,watch"
 
+    @Option(help: "Event loop threads of the load generator.")
+    var generatorThreads = 1
+
     func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: generatorThreads)
+        // Not shut down: the process ends with the run.
         let parsed = try targets.map(Target.parse)
         guard !parsed.isEmpty else { throw ValidationError("give at least one --target NAME=URL") }
         let cpuByName = Dictionary(try cpuPids.map(ProcessCPU.parse), uniquingKeysWith: { a, _ in a })
@@ -71,10 +77,11 @@ struct KVBench: AsyncParsableCommand {
             + (requests > 0 ? "\(requests) requests per throughput run" : "\(seconds) s per run"))
         // Fill every key first so reads hit.
         for t in parsed {
-            _ = try await ClosedLoopLoad.run(endpoints: t.endpoints, connections: min(connections, keys), seconds: 900,
-                                             maxRequests: (keys + min(connections, keys) - 1) / min(connections, keys)) { c, n in
-                LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\((n * min(connections, keys) + c) % keys)", body: putBody)
-            }
+            let fillers = min(connections, keys)
+            _ = try await ClosedLoopLoad.run(group: group, endpoints: t.endpoints, connections: fillers, seconds: 900,
+                                             maxRequests: (keys + fillers - 1) / fillers, requestCount: keys,
+                                             build: { k, host in LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\(k)", body: putBody, host: host) },
+                                             pick: { c, n in (n * fillers + c) % keys })
         }
         let throughputRuns: [(String, String, HTTPMethod, Bool)] = [
             ("put", "PUT", .PUT, true), ("qget", "quorum GET", .GET, true), ("get", "GET", .GET, false),
@@ -83,26 +90,30 @@ struct KVBench: AsyncParsableCommand {
             var rates: [Double] = [], p50s: [Double] = [], p99s: [Double] = [], cpus: [Double] = []
             let perConnection = requests > 0 ? max(1, requests / connections) : Int.max
             for t in parsed {
+                let generatorBefore = ProcessUsage.cpuSeconds()
                 let ((sample, elapsed), cpu) = try await cpuPer1000(t) {
-                    let r = try await ClosedLoopLoad.run(endpoints: t.endpoints, connections: connections,
+                    let r = try await ClosedLoopLoad.run(group: group, endpoints: t.endpoints, connections: connections,
                                                          seconds: requests > 0 ? 900 : seconds,
-                                                         maxRequests: perConnection) { c, n in
-                        let k = (c &* 7919 &+ n &* 104729) % keys
+                                                         maxRequests: perConnection, requestCount: keys,
+                                                         build: { k, host in
                         switch key {
-                        case "put": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)", body: putBody)
-                        case "qget": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)?quorum=true")
-                        default: return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)")
+                        case "put": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)", body: putBody, host: host)
+                        case "qget": return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)?quorum=true", host: host)
+                        default: return LoadRequest(method: method, uri: "/v2/keys/bench/k\(k)", host: host)
                         }
-                    }
+                    }, pick: { c, n in (c &* 7919 &+ n &* 104729) % keys })
                     return (r, r.0.latencies.count)
                 }
                 let s = LatencySummary(sample.latencies)
+                // The generator's own CPU per operation: it shares the cores with the servers.
+                let generator = (ProcessUsage.cpuSeconds() - generatorBefore) * 1e6 / Double(max(s.count, 1))
                 rates.append(Double(s.count) / elapsed)
                 p50s.append(s.p50)
                 p99s.append(s.p99)
                 cpus.append(cpu)
                 print("  \(t.name) \(label): \(fmt(Double(s.count) / elapsed, 0)) ops/s, \(s), failures \(sample.failures)"
                       + (cpu.isNaN ? "" : ", server CPU \(fmt(cpu, 1)) ms/1000 ops")
+                      + ", generator CPU \(fmt(generator, 1)) ms/1000 ops"
                       + (sample.firstFailure.map { " (first: \($0))" } ?? ""))
             }
             record(label, "ops/s", rates, higherIsBetter: true)
@@ -121,10 +132,11 @@ struct KVBench: AsyncParsableCommand {
                     let leader = try await LeaderLookup.leaderIndex(t.endpoints)
                     let member = role == "follower" ? (leader + 1) % t.endpoints.count : leader
                     let (sample, cpu) = try await cpuPer1000(t) {
-                        let (sample, _) = try await ClosedLoopLoad.run(endpoints: [t.endpoints[member]], connections: 1,
-                                                                       seconds: 120, maxRequests: sequential) { _, n in
-                            LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\(n % keys)", body: putBody)
-                        }
+                        let (sample, _) = try await ClosedLoopLoad.run(group: group, endpoints: [t.endpoints[member]], connections: 1,
+                                                                       seconds: 120, maxRequests: sequential, requestCount: keys,
+                                                                       build: { k, host in
+                            LoadRequest(method: .PUT, uri: "/v2/keys/bench/k\(k)", body: putBody, host: host)
+                        }, pick: { _, n in n % keys })
                         return (sample, sample.latencies.count)
                     }
                     let s = LatencySummary(sample.latencies)
