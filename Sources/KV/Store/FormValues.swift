@@ -7,32 +7,46 @@ struct FormValues {
     /// first error message in Go's wording (`invalid URL escape "%zz"`,
     /// `invalid semicolon separator in query`); well-formed pairs are still kept, as Go does.
     mutating func parse(_ query: String) -> String? {
-        // Scanned as UTF-8 bytes: `&`, `=` and `;` are ASCII, so the indexes found are valid String
-        // boundaries, and the byte scan avoids the Character (grapheme) machinery of
-        // `split`/`firstIndex(of: Character)` that made up a tenth of a PUT's CPU.
+        // Scanned as contiguous UTF-8 bytes, each pair once: `&`, `=`, `;`, `%` and `+` are ASCII,
+        // so the slices cut at them are whole UTF-8 sequences, and a name or value with no `%` or
+        // `+` (every PUT's value, usually) is made into a String straight from its bytes.
+        var query = query
+        return query.withUTF8 { parse(bytes: $0) }
+    }
+
+    private mutating func parse(bytes: UnsafeBufferPointer<UInt8>) -> String? {
         var err: String?
-        let utf8 = query.utf8
-        var start = utf8.startIndex
-        while start < utf8.endIndex {
-            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
-            if start != end, let e = add(query[start..<end]), err == nil { err = e }
-            start = end == utf8.endIndex ? end : utf8.index(after: end)
+        var start = 0
+        while start < bytes.count {
+            var end = start, eq = -1, semicolon = false, escaped = false
+            while end < bytes.count {
+                let b = bytes[end]
+                if b == UInt8(ascii: "&") { break }
+                if b == UInt8(ascii: "=") && eq < 0 { eq = end }
+                if b == UInt8(ascii: ";") { semicolon = true }
+                if b == UInt8(ascii: "%") || b == UInt8(ascii: "+") { escaped = true }
+                end += 1
+            }
+            if start != end, let e = add(bytes, start..<end, eq: eq, semicolon: semicolon, escaped: escaped), err == nil {
+                err = e
+            }
+            start = end + 1
         }
         return err
     }
 
-    /// Adds one non-empty `name=value` pair; returns Go's error message for a malformed one.
-    private mutating func add(_ pair: Substring) -> String? {
-        if pair.utf8.contains(UInt8(ascii: ";")) { return "invalid semicolon separator in query" }
-        let k: Substring, v: Substring
-        if let eq = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
-            k = pair[..<eq]
-            v = pair[pair.utf8.index(after: eq)...]
-        } else {
-            k = pair
-            v = ""
+    /// Adds one non-empty `name=value` pair (`eq`: where its first `=` is, or -1); returns Go's
+    /// error message for a malformed one.
+    private mutating func add(_ bytes: UnsafeBufferPointer<UInt8>, _ pair: Range<Int>, eq: Int, semicolon: Bool,
+                              escaped: Bool) -> String? {
+        if semicolon { return "invalid semicolon separator in query" }
+        let k = UnsafeBufferPointer(rebasing: bytes[pair.lowerBound..<(eq < 0 ? pair.upperBound : eq)])
+        let v = eq < 0 ? UnsafeBufferPointer(start: nil, count: 0)
+                       : UnsafeBufferPointer(rebasing: bytes[(eq + 1)..<pair.upperBound])
+        func text(_ part: UnsafeBufferPointer<UInt8>) -> Result<String, EscapeError> {
+            escaped ? Self.unescape(part) : .success(String(decoding: part, as: UTF8.self))
         }
-        switch (Self.unescape(k), Self.unescape(v)) {
+        switch (text(k), text(v)) {
         case let (.success(key), .success(value)):
             values[key, default: []].append(value)
             return nil
@@ -75,11 +89,12 @@ struct FormValues {
         let message: String
     }
 
-    /// `url.QueryUnescape`.
-    static func unescape(_ s: Substring) -> Result<String, EscapeError> {
+    /// `url.QueryUnescape` of UTF-8 bytes.
+    static func unescape(_ u: UnsafeBufferPointer<UInt8>) -> Result<String, EscapeError> {
         // Most names and values (every PUT's value) have nothing to unescape: copy them whole.
-        if !s.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return .success(String(s)) }
-        let u = Array(s.utf8)
+        if !u.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
+            return .success(String(decoding: u, as: UTF8.self))
+        }
         var out: [UInt8] = []
         out.reserveCapacity(u.count)
         var i = 0

@@ -120,14 +120,19 @@ public enum V2JSON {
     /// every key and value of every response.
     public static func appendString(_ s: String, to out: inout String) {
         out.append("\"")
+        // The usual case, a native string with nothing to escape, is checked on its contiguous
+        // bytes and copied in one append; the index walk below is for the rest.
+        if s.utf8.withContiguousStorageIfAvailable({ bytes in !bytes.contains(where: mayNeedEscape) }) == true {
+            out.append(s)
+            out.append("\"")
+            return
+        }
         let u = s.utf8
         var run = u.startIndex
         var i = u.startIndex
         while i != u.endIndex {
             let b = u[i]
-            // Bytes that may need escaping: controls, `"`, `&`, `<`, `>`, `\`, and the lead byte of
-            // U+2028/U+2029 (E2 80 A8/A9).
-            guard b < 0x20 || b == 0x22 || b == 0x26 || b == 0x3C || b == 0x3E || b == 0x5C || b == 0xE2 else {
+            guard mayNeedEscape(b) else {
                 i = u.index(after: i)
                 continue
             }
@@ -149,6 +154,15 @@ public enum V2JSON {
         }
         out += s[run..<u.endIndex]
         out.append("\"")
+    }
+
+    /// Bytes that may need escaping: controls, `"`, `&`, `<`, `>`, `\`, and the lead byte of
+    /// U+2028/U+2029 (E2 80 A8/A9).
+    @inline(__always)
+    private static func mayNeedEscape(_ b: UInt8) -> Bool {
+        // Below 64 a bit mask: the controls (bits 0-31) and `"` `&` `<` `>` (0x22 0x26 0x3C 0x3E).
+        if b < 64 { return (0x5000_0044_FFFF_FFFF as UInt64) >> b & 1 == 1 }
+        return b == 0x5C || b == 0xE2
     }
 
     /// The escape of one scalar that JSON (or Go's HTML-safe mode) does not allow verbatim.
