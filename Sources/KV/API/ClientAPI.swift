@@ -77,6 +77,38 @@ public struct ClientAPI: HTTPResponder {
         }
     }
 
+    /// Writes to `/v2/keys` (set, create, CAS, delete...) wait for their entry to apply without
+    /// a task: the member calls back from its Raft loop (`KVBackend.propose(_:completion:)`).
+    public func respondLater(to request: HTTPRequest, reply: @escaping @Sendable (HTTPResponse) -> Void) -> Bool {
+        let path = request.rawPath
+        guard request.method != .GET && request.method != .HEAD,
+              path == "/v2/keys" || path.hasPrefix("/v2/keys/") else { return false }
+        let parsed: ParsedKeysRequest
+        switch parseKeys(request) {
+        case .failure(let box):
+            reply(box.response)
+            return true
+        case .success(let p): parsed = p
+        }
+        // Quorum reads (`.get` through a ReadIndex barrier) keep the task path of `keys`.
+        guard case .propose(let operation) = parsed.request else { return false }
+        if case .get = operation { return false }
+        let noValueOnSuccess = parsed.noValueOnSuccess
+        backend.propose(operation) { result in
+            switch result {
+            case .success(let outcome):
+                guard let stored = outcome.result else {
+                    reply(keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected outcome")))))
+                    return
+                }
+                reply(keysResponse(KeysResponse(stored, noValueOnSuccess: noValueOnSuccess)))
+            case .failure(let error):
+                reply(keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: error.description)))))
+            }
+        }
+        return true
+    }
+
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
         let path = request.rawPath
         // `keys` answers local reads itself: the server tried `respondImmediately` already.

@@ -58,6 +58,12 @@ public protocol KVBackend: Sendable {
 
     /// Replicates an operation and returns what applying it produced on this member.
     func propose(_ operation: StoreOperation) async throws(KVBackendError) -> StoreOutcome
+    /// `propose(_:)` with a callback, called exactly once from any thread, for callers that
+    /// answer without a task (the HTTP server's `respondLater`). No default that wraps the async
+    /// version in a task: such a task waits for a thread of the shared pool, which blocking code
+    /// elsewhere in the process can hold up, while the HTTP answer should not depend on it.
+    func propose(_ operation: StoreOperation,
+                 completion: @escaping @Sendable (Result<StoreOutcome, KVBackendError>) -> Void)
     /// Returns once this member's store reflects every write committed before the call.
     func readBarrier() async throws(KVBackendError)
 

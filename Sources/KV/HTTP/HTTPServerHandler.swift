@@ -195,6 +195,13 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let responder = self.responder
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
+        let later = responder.respondLater(to: request) { response in
+            Self.onLoop(eventLoop) {
+                let (handler, context) = loopBound.value
+                handler.write(response, to: h, keepAlive: keepAlive, context: context)
+            }
+        }
+        if later { return }
         inFlight = Task(executorPreference: taskExecutor(context)) { @Sendable in
             let response = await responder.respond(to: request)
             Self.onLoop(eventLoop) {

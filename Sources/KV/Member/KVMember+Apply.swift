@@ -20,7 +20,7 @@ extension KVMember {
             let result = apply(proposal)
             if let origin = proposal.origin, origin.member == memberID, origin.request != 0, let result {
                 let waiter = shared.withLock { $0.waiters.removeValue(forKey: origin.request) }
-                waiter?.continuation.resume(returning: result)
+                waiter?.resume(returning: result)
             }
         }
     }

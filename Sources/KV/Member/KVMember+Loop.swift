@@ -141,7 +141,7 @@ extension KVMember {
         guard !abandoned.isEmpty else { return }
         logger.info("leader changed: \(abandoned.count) proposal(s) sent to the old leader answered as timed out",
                     metadata: ["old-leader": "\(MemberInfo.hex(leader))"])
-        for w in abandoned { w.continuation.resume(returning: nil) }
+        for w in abandoned { w.resume(returning: nil) }
     }
 
     func send(_ messages: [Message]) {
@@ -196,7 +196,7 @@ extension KVMember {
             }
             return (proposals, reads)
         }
-        for w in proposals { w.continuation.resume(returning: nil) }
+        for w in proposals { w.resume(returning: nil) }
         for r in reads { r.resume(returning: false) }
     }
 
@@ -209,7 +209,7 @@ extension KVMember {
             defer { s.waiters.removeAll(); s.readWaiters.removeAll(); s.deadlines.removeAll() }
             return (Array(s.waiters.values), Array(s.readWaiters.values))
         }
-        for w in waiters { w.continuation.resume(returning: nil) }
+        for w in waiters { w.resume(returning: nil) }
         for r in reads { r.resume(returning: false) }
     }
 

@@ -171,31 +171,38 @@ public final class KVMember: KVBackend, @unchecked Sendable {
 
     /// Proposes a member proposal and waits for this member to apply it.
     func proposeAndWait(_ make: (UInt64) -> MemberProposal) async throws(KVBackendError) -> ApplyResult {
+        let result: ApplyResult? = await withCheckedContinuation { continuation in
+            enqueue(make, ProposalWaiter(continuation: continuation))
+        }
+        guard let result else { throw failureReason }
+        return result
+    }
+
+    /// Queues a proposal for the Raft loop with `waiter` to be resumed when it applies here (or
+    /// with nil at once when the member has stopped).
+    private func enqueue(_ make: (UInt64) -> MemberProposal, _ waiter: ProposalWaiter) {
         let request = shared.withLock { s -> UInt64 in
             defer { s.nextRequest += 1 }
             return s.nextRequest
         }
         let data = make(request).encoded()
-        let result: ApplyResult? = await withCheckedContinuation { continuation in
-            let deadline = ContinuousClock.now + requestTimeout
-            let accepted = shared.withLock { s -> Bool in
-                guard !s.stopped else { return false }
-                s.waiters[request] = ProposalWaiter(continuation: continuation)
-                s.deadlines.add(request, .proposal, deadline: deadline)
-                s.newProposals.append(QueuedProposal(request: request, data: data))
-                return true
-            }
-            guard accepted else {
-                continuation.resume(returning: nil)
-                return
-            }
-            schedule()
+        let deadline = ContinuousClock.now + requestTimeout
+        let accepted = shared.withLock { s -> Bool in
+            guard !s.stopped else { return false }
+            s.waiters[request] = waiter
+            s.deadlines.add(request, .proposal, deadline: deadline)
+            s.newProposals.append(QueuedProposal(request: request, data: data))
+            return true
         }
-        guard let result else {
-            throw shared.withLock { $0.stopped } ? .stopped : .timedOut
+        guard accepted else {
+            waiter.resume(returning: nil)
+            return
         }
-        return result
+        schedule()
     }
+
+    /// Why a proposal ended without a result.
+    private var failureReason: KVBackendError { shared.withLock { $0.stopped } ? .stopped : .timedOut }
 
     // MARK: - KVBackend
 
@@ -213,6 +220,20 @@ public final class KVMember: KVBackend, @unchecked Sendable {
         }
         guard case .store(let outcome) = result else { throw .timedOut }
         return outcome
+    }
+
+    public func propose(_ operation: StoreOperation,
+                        completion: @escaping @Sendable (Result<StoreOutcome, KVBackendError>) -> Void) {
+        let id = memberID
+        enqueue({ request in
+            .store(member: id, request: request, command: StoreCommand(now: WallClock.nanoseconds(), operation))
+        }, ProposalWaiter { [weak self] result in
+            if case .store(let outcome)? = result {
+                completion(.success(outcome))
+            } else {
+                completion(.failure(result == nil ? self?.failureReason ?? .stopped : .timedOut))
+            }
+        })
     }
 
     public func readBarrier() async throws(KVBackendError) {
@@ -300,7 +321,7 @@ public final class KVMember: KVBackend, @unchecked Sendable {
             defer { s.waiters.removeAll(); s.readWaiters.removeAll(); s.deadlines.removeAll() }
             return (Array(s.waiters.values), Array(s.readWaiters.values))
         }
-        for w in waiters { w.continuation.resume(returning: nil) }
+        for w in waiters { w.resume(returning: nil) }
         for r in reads { r.resume(returning: false) }
         // Only the first call stops the loop (a stopped loop runs nothing, so waiting on it would hang).
         guard !loopStopped.exchange(true, ordering: .acquiringAndReleasing) else { return }

@@ -108,11 +108,33 @@ struct QueuedProposal {
     var data: [UInt8]
 }
 
-/// Someone waiting for a proposal to be applied on this member.
+/// Someone waiting for a proposal to be applied on this member: a suspended task or a callback
+/// (`KVMember.propose(_:completion:)`). Resumed exactly once, with nil when the proposal's fate is
+/// unknown (timed out, abandoned, member stopping).
 struct ProposalWaiter {
-    let continuation: CheckedContinuation<KVMember.ApplyResult?, Never>
+    enum Completion {
+        case continuation(CheckedContinuation<KVMember.ApplyResult?, Never>)
+        case callback(@Sendable (KVMember.ApplyResult?) -> Void)
+    }
+
+    let completion: Completion
     /// The leader the proposal was handed to (this member's ID when it led), 0 while it waits for
     /// one: when this member stops following that leader, nobody will answer the proposal
     /// (`KVMember.abandonProposals`).
     var leader: UInt64 = 0
+
+    init(continuation: CheckedContinuation<KVMember.ApplyResult?, Never>) {
+        completion = .continuation(continuation)
+    }
+
+    init(callback: @escaping @Sendable (KVMember.ApplyResult?) -> Void) {
+        completion = .callback(callback)
+    }
+
+    func resume(returning result: KVMember.ApplyResult?) {
+        switch completion {
+        case .continuation(let c): c.resume(returning: result)
+        case .callback(let f): f(result)
+        }
+    }
 }

@@ -62,6 +62,11 @@ public final class UnreplicatedBackend: KVBackend {
         apply(operation)
     }
 
+    public func propose(_ operation: StoreOperation,
+                        completion: @escaping @Sendable (Result<StoreOutcome, KVBackendError>) -> Void) {
+        completion(.success(apply(operation)))
+    }
+
     public func readBarrier() async throws(KVBackendError) {}
 
     public func members() -> [MemberInfo] { MembershipRecords.members(in: store) }

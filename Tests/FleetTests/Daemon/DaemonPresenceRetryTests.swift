@@ -30,6 +30,12 @@ import Testing
             }
             return try await inner.propose(operation)
         }
+        func propose(_ operation: StoreOperation,
+                     completion: @escaping @Sendable (Result<StoreOutcome, KVBackendError>) -> Void) {
+            Task {
+                do throws(KVBackendError) { completion(.success(try await propose(operation))) } catch { completion(.failure(error)) }
+            }
+        }
         var store: Store { inner.store }
         var clusterID: UInt64 { inner.clusterID }
         var memberID: UInt64 { inner.memberID }
