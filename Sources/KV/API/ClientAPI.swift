@@ -79,14 +79,14 @@ public struct ClientAPI: HTTPResponder {
 
     /// Writes to `/v2/keys` (set, create, CAS, delete...) wait for their entry to apply without
     /// a task: the member calls back from its Raft loop (`KVBackend.propose(_:completion:)`).
-    public func respondLater(to request: HTTPRequest, reply: @escaping @Sendable (HTTPResponse) -> Void) -> Bool {
+    public func respondLater(to request: HTTPRequest, reply: @escaping @Sendable (@escaping ResponseMaker) -> Void) -> Bool {
         let path = request.rawPath
         guard request.method != .GET && request.method != .HEAD,
               path == "/v2/keys" || path.hasPrefix("/v2/keys/") else { return false }
         let parsed: ParsedKeysRequest
         switch parseKeys(request) {
         case .failure(let box):
-            reply(box.response)
+            reply { box.response }
             return true
         case .success(let p): parsed = p
         }
@@ -95,15 +95,16 @@ public struct ClientAPI: HTTPResponder {
         if case .get = operation { return false }
         let noValueOnSuccess = parsed.noValueOnSuccess
         backend.propose(operation) { result in
-            switch result {
-            case .success(let outcome):
-                guard let stored = outcome.result else {
-                    reply(keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected outcome")))))
-                    return
+            reply {
+                switch result {
+                case .success(let outcome):
+                    guard let stored = outcome.result else {
+                        return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected outcome"))))
+                    }
+                    return keysResponse(KeysResponse(stored, noValueOnSuccess: noValueOnSuccess))
+                case .failure(let error):
+                    return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: error.description))))
                 }
-                reply(keysResponse(KeysResponse(stored, noValueOnSuccess: noValueOnSuccess)))
-            case .failure(let error):
-                reply(keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: error.description)))))
             }
         }
         return true

@@ -1,5 +1,8 @@
 import NIOCore
 
+/// Makes a response where it is written (see `HTTPResponder.respondLater`).
+public typealias ResponseMaker = @Sendable () -> HTTPResponse
+
 /// What an HTTP server serves. One responder serves every connection of a server.
 public protocol HTTPResponder: Sendable {
     /// Answers at once on the event loop, without a task hop, when possible (fast paths such as
@@ -10,11 +13,13 @@ public protocol HTTPResponder: Sendable {
     func respond(to request: HTTPRequest) async -> HTTPResponse
 
     /// Takes a request that waits for something without an async task of its own: returns true
-    /// and calls `reply` exactly once later, from any thread; false (the default) leaves the
-    /// request to `respond(to:)`. Called on the connection's event loop after
-    /// `respondImmediately`. Why: a task and a continuation per request showed as several percent
-    /// of a PUT's CPU, for a wait that is a callback from the Raft loop anyway.
-    func respondLater(to request: HTTPRequest, reply: @escaping @Sendable (HTTPResponse) -> Void) -> Bool
+    /// and calls `reply` exactly once later, from any thread, with a closure that makes the
+    /// response; false (the default) leaves the request to `respond(to:)`. Called on the
+    /// connection's event loop after `respondImmediately`. Why: a task and a continuation per
+    /// request showed as several percent of a PUT's CPU, for a wait that is a callback from the
+    /// Raft loop anyway. The response is made on the connection's event loop, not by the thread
+    /// that calls `reply` (the Raft loop, which every write waits for, should not encode JSON).
+    func respondLater(to request: HTTPRequest, reply: @escaping @Sendable (@escaping ResponseMaker) -> Void) -> Bool
 
     /// The response for a request whose body exceeds the server's limit.
     func bodyTooLarge(_ request: HTTPRequest, limit: Int) -> HTTPResponse
@@ -28,7 +33,7 @@ public protocol HTTPResponder: Sendable {
 extension HTTPResponder {
     public func respondImmediately(to request: HTTPRequest) -> HTTPResponse? { nil }
 
-    public func respondLater(to request: HTTPRequest, reply: @escaping @Sendable (HTTPResponse) -> Void) -> Bool {
+    public func respondLater(to request: HTTPRequest, reply: @escaping @Sendable (@escaping ResponseMaker) -> Void) -> Bool {
         false
     }
 

@@ -195,10 +195,10 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let responder = self.responder
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        let later = responder.respondLater(to: request) { response in
+        let later = responder.respondLater(to: request) { makeResponse in
             Self.onLoop(eventLoop) {
                 let (handler, context) = loopBound.value
-                handler.write(response, to: h, keepAlive: keepAlive, context: context)
+                handler.write(makeResponse(), to: h, keepAlive: keepAlive, context: context)
             }
         }
         if later { return }
