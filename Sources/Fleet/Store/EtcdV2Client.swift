@@ -7,8 +7,10 @@ import Synchronization
 
 /// `StoreClient` over the etcd v2 HTTP API: our KV members or a real etcd (3.4 with --enable-v2).
 ///
-/// Requests go to the first endpoint that answers; a connection failure moves on to the next,
-/// and the one that answered is tried first next time.
+/// Requests go to the first endpoint that answers; a connection failure or a 5xx answer (the
+/// member has no leader, is cut off or stopping) moves on to the next, and the one that answered
+/// is tried first next time. When no endpoint can serve, the error is `.unavailable`, as the
+/// in-process client reports a member's timeout.
 public final class EtcdV2Client: StoreClient {
     public let endpoints: [HTTPEndpoint]
     private let client: HTTPClient
@@ -262,14 +264,33 @@ public final class EtcdV2Client: StoreClient {
                 if !longPoll { reportFailure(endpoint) }
                 continue
             }
-            preferred.value = i
             let index = response.headers.first(name: "X-Etcd-Index").flatMap { UInt64($0) } ?? 0
-            if response.status.code < 300 { return (response.body, index) }
-            let error = storeError(status: response.status, body: response.body, key: key, index: index)
+            let error = response.status.code < 300
+                ? nil : storeError(status: response.status, body: response.body, key: key, index: index)
+            if !longPoll, let error, Self.memberCannotServe(response.status, error) {
+                // As etcd's own v2 client does: a 5xx means this member cannot serve the request now
+                // (no leader, cut off from its peers, stopping), so the next member is asked. Such a
+                // member answers "request timed out" at once when it loses its leader, so without this
+                // a client would keep asking the one member that cannot answer.
+                failures.append("\(endpoint): \(error)")
+                reportFailure(endpoint)
+                preferred.advance(from: i, count: endpoints.count)
+                continue
+            }
+            preferred.value = i
+            guard let error else { return (response.body, index) }
             if missingIsNil, case .keyNotFound = error { return (nil, index) }
             throw error
         }
         throw StoreClientError.unavailable(failures)
+    }
+
+    /// Whether an error answer is the member's state rather than the request's: any 5xx but etcd's
+    /// "request is too large", which every member gives alike.
+    static func memberCannotServe(_ status: HTTPResponseStatus, _ error: StoreClientError) -> Bool {
+        guard status.code >= 500 else { return false }
+        if case .server(300, _, let cause) = error, cause.contains("request is too large") { return false }
+        return true
     }
 
     private struct ErrorBody: Decodable {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import Testing
 import TestSupport
 @testable import Fleet
@@ -31,6 +32,58 @@ import TestSupport
         let client = try EtcdV2Client(urls: "\(dead),\(etcd.clientURL)", timeout: 1)
         try await client.set("/failover", value: "ok")
         #expect(try await client.get("/failover").node?.value == "ok")
+    }
+
+    /// A member without a leader (cut off from its peers, mid-election) answers writes at once with
+    /// etcd's 500 "request timed out": the client asks the next member, as etcd's own client does,
+    /// and keeps using it. (Found by `FleetFaultTests`: a worker's presence refresh went to the cut-off
+    /// member again and again, its record expired, and its pinned unit was stopped and restarted.)
+    @Test func aMemberWithoutALeaderSendsTheClientToTheNext() async throws {
+        let (backend, healthy, _) = try await EtcdV2StreamSubscriptionTests.ourServer()
+        let calls = Mutex(0)
+        let leaderless = try await HTTPServer.start(address: .tcp(host: "127.0.0.1", port: 0), responder: ClosureResponder { _ in
+            calls.withLock { $0 += 1 }
+            return HTTPResponse(status: .internalServerError, contentType: "application/json",
+                                text: #"{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out","index":7}"# + "\n")
+        })
+        guard case .tcp(let host, let port) = healthy.boundAddress, case .tcp(let badHost, let badPort) = leaderless.boundAddress
+        else { throw HTTPClientError.connectionClosed(.unix(path: "?")) }
+        let client = EtcdV2Client(endpoints: [.tcp(host: badHost, port: badPort), .tcp(host: host, port: port)], timeout: 2)
+        try await client.set("/refresh", value: "1")
+        #expect(try backend.store.get("/1/refresh", recursive: false, sorted: false, now: 0).get().node.value == "1")
+        try await client.set("/refresh", value: "2")
+        #expect(calls.withLock { $0 } == 1, "the leaderless member is not asked again while the next one answers")
+
+        // With only that member, the failure is "unavailable" (retry later), naming it.
+        let alone = EtcdV2Client(endpoints: [.tcp(host: badHost, port: badPort)], timeout: 2)
+        do {
+            try await alone.set("/refresh", value: "3")
+            Issue.record("expected unavailable")
+        } catch let error as StoreClientError {
+            #expect(error.isUnavailable, "\(error)")
+            #expect(String(describing: error).contains("request timed out"))
+        }
+        await leaderless.shutdown()
+        await healthy.shutdown()
+    }
+
+    /// etcd's "request is too large" (500, errorCode 300) is the same on every member: an answer, not
+    /// a member failing, so it is not retried elsewhere.
+    @Test func aValueTooLargeIsAnAnswerNotAFailover() async throws {
+        let (_, healthy, _) = try await EtcdV2StreamSubscriptionTests.ourServer()
+        guard case .tcp(let host, let port) = healthy.boundAddress else { throw HTTPClientError.connectionClosed(.unix(path: "?")) }
+        let client = EtcdV2Client(endpoints: [.tcp(host: host, port: port)], timeout: 2)
+        do {
+            try await client.set("/big", value: String(repeating: "v", count: 2 << 20))
+            Issue.record("expected the store's refusal")
+        } catch let error as StoreClientError {
+            guard case .server(300, _, let cause) = error else {
+                Issue.record("expected .server(300, ...), got \(error)")
+                return
+            }
+            #expect(cause.contains("request is too large"))
+        }
+        await healthy.shutdown()
     }
 
     /// A watch on an endpoint that went silent (partitioned away: no reset, no answer) moves to an
