@@ -95,19 +95,22 @@ public struct ClientAPI: HTTPResponder {
         if case .get = operation { return false }
         let noValueOnSuccess = parsed.noValueOnSuccess
         backend.propose(operation) { result in
-            reply {
-                switch result {
-                case .success(let outcome):
-                    guard let stored = outcome.result else {
-                        return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected outcome"))))
-                    }
-                    return keysResponse(KeysResponse(stored, noValueOnSuccess: noValueOnSuccess))
-                case .failure(let error):
-                    return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: error.description))))
-                }
-            }
+            reply { writeResponse(result, noValueOnSuccess: noValueOnSuccess) }
         }
         return true
+    }
+
+    /// The answer to a write, from what proposing it gave.
+    private func writeResponse(_ result: Result<StoreOutcome, KVBackendError>, noValueOnSuccess: Bool) -> HTTPResponse {
+        switch result {
+        case .success(let outcome):
+            guard let stored = outcome.result else {
+                return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected outcome"))))
+            }
+            return keysResponse(KeysResponse(stored, noValueOnSuccess: noValueOnSuccess))
+        case .failure(let error):
+            return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: error.description))))
+        }
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
@@ -218,21 +221,18 @@ public struct ClientAPI: HTTPResponder {
         guard case .propose(let operation) = parsed.request else {
             return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected request"))))
         }
-        do {
-            if case .get(let k, let recursive, let sorted) = operation {
-                // quorum=true: a ReadIndex barrier, then a local read (no log entry needed).
-                try await backend.readBarrier()
-                let result = backend.store.get(k, recursive: recursive, sorted: sorted, now: WallClock.nanoseconds())
-                return keysResponse(KeysResponse(result))
-            }
-            let outcome = try await backend.propose(operation)
-            guard let result = outcome.result else {
-                return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: "unexpected outcome"))))
-            }
-            return keysResponse(KeysResponse(result, noValueOnSuccess: parsed.noValueOnSuccess))
-        } catch {
+        guard case .get(let k, let recursive, let sorted) = operation else {
+            // Writes that did not come through `respondLater` (a caller of `respond(to:)` directly).
+            let result: Result<StoreOutcome, KVBackendError>
+            do throws(KVBackendError) { result = .success(try await backend.propose(operation)) } catch { result = .failure(error) }
+            return writeResponse(result, noValueOnSuccess: parsed.noValueOnSuccess)
+        }
+        // quorum=true: a ReadIndex barrier, then a local read (no log entry needed).
+        do throws(KVBackendError) { try await backend.readBarrier() } catch {
             return keysResponse(KeysResponse(.failure(StoreError(.raftInternal, cause: error.description))))
         }
+        let result = backend.store.get(k, recursive: recursive, sorted: sorted, now: WallClock.nanoseconds())
+        return keysResponse(KeysResponse(result))
     }
 
     private func watch(_ key: String, recursive: Bool, stream: Bool, waitIndex: UInt64) -> HTTPResponse {

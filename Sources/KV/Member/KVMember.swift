@@ -214,12 +214,9 @@ public final class KVMember: KVBackend, @unchecked Sendable {
     }
 
     public func propose(_ operation: StoreOperation) async throws(KVBackendError) -> StoreOutcome {
-        let id = memberID
-        let result = try await proposeAndWait { request in
-            .store(member: id, request: request, command: StoreCommand(now: WallClock.nanoseconds(), operation))
-        }
-        guard case .store(let outcome) = result else { throw .timedOut }
-        return outcome
+        try await withCheckedContinuation { continuation in
+            propose(operation) { continuation.resume(returning: $0) }
+        }.get()
     }
 
     public func propose(_ operation: StoreOperation,
